@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// DNS client over ldns: SOA and apex queries, AXFR over TCP into a zone body. Blocking calls with
+// a deadline; each call opens its own socket, so an instance may be used from several threads.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <pdns_distribute/common/dns.hpp>
+#include <pdns_distribute/common/result.hpp>
+
+namespace pdns_distribute::common {
+
+struct DnsEndpoint {
+    std::string address;  ///< IPv4 or IPv6 literal
+    uint16_t port = 53;
+};
+
+/// Port: fetches a whole zone from a server (the primary for the zone-provider).
+class AxfrSource {
+public:
+    virtual ~AxfrSource() = default;
+    /// AXFR of `zone` (canonical). Error codes: "refused", "notauth", "timeout", "network",
+    /// "malformed".
+    [[nodiscard]] virtual Result<ZoneBody> transfer(std::string_view zone) = 0;
+};
+
+/// Port: reads what a server serves at a zone apex.
+class ApexProbe {
+public:
+    virtual ~ApexProbe() = default;
+    /// Queries SOA (with DO, so RRSIG(SOA) comes along) and DNSKEY over TCP. Error code
+    /// "not-served" when the server answers REFUSED/NOTAUTH/NXDOMAIN/SERVFAIL or has no SOA.
+    [[nodiscard]] virtual Result<ApexFingerprint> apex(std::string_view zone) = 0;
+};
+
+/// ldns-based implementation of both ports against one server.
+class LdnsDnsClient final : public AxfrSource, public ApexProbe {
+public:
+    LdnsDnsClient(DnsEndpoint server, std::chrono::milliseconds timeout);
+    [[nodiscard]] Result<ZoneBody> transfer(std::string_view zone) override;
+    [[nodiscard]] Result<ApexFingerprint> apex(std::string_view zone) override;
+    /// SOA serial only, over UDP (falls back to TCP on truncation).
+    [[nodiscard]] Result<uint32_t> soaSerial(std::string_view zone);
+
+private:
+    DnsEndpoint server_;
+    std::chrono::milliseconds timeout_;
+};
+
+}  // namespace pdns_distribute::common

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The few PowerDNS HTTP API calls we use (pdns 4.7, /api/v1/servers/<id>). Port plus the
+// cpp-httplib adapter. Error codes: "not-found" (404, which pdns also answers for a wrong server
+// id or a path typo, so it proves nothing alone), "http-<status>", "network", "malformed".
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <pdns_distribute/common/result.hpp>
+
+namespace pdns_distribute::common {
+
+struct PdnsApiSettings {
+    std::string url = "http://127.0.0.1:8081";  ///< base URL, without /api/v1
+    std::string server_id = "localhost";
+    std::string api_key_file;                   ///< file holding the X-API-Key value
+    std::chrono::milliseconds timeout{5000};
+};
+
+struct PdnsServerInfo {
+    std::string id;
+    std::string daemon_type;  ///< "authoritative" for pdns_server
+    std::string version;
+};
+
+struct PdnsZoneInfo {
+    std::string id;
+    std::string name;  ///< canonical
+    std::string kind;  ///< Native, Master, Slave (pdns 4.7 spelling)
+    std::string account;
+    std::vector<std::string> masters;
+    uint32_t serial = 0;
+    std::optional<uint32_t> edited_serial;  ///< only in dnssec=true listings
+    bool dnssec = false;
+    std::string soa_edit;
+    std::vector<std::string> tsig_master_key_ids;
+};
+
+/// Settings for a secondary zone the syncer manages.
+struct SecondaryZoneSpec {
+    std::string name;  ///< canonical
+    std::vector<std::string> masters;
+    std::string account;
+    std::vector<std::string> tsig_master_key_ids;
+};
+
+class PdnsApi {
+public:
+    virtual ~PdnsApi() = default;
+    [[nodiscard]] virtual Result<PdnsServerInfo> serverInfo() = 0;
+    /// GET /zones (dnssec flag), optionally filtered by exact zone name.
+    [[nodiscard]] virtual Result<std::vector<PdnsZoneInfo>> listZones(
+        std::optional<std::string> zone, bool dnssec) = 0;
+    /// GET /zones/<id>?rrsets=false. Error code "not-found" on 404.
+    [[nodiscard]] virtual Result<PdnsZoneInfo> getZone(std::string_view zone) = 0;
+    /// POST /zones with kind Slave, masters, account, soa_edit NONE.
+    [[nodiscard]] virtual Status createSecondaryZone(const SecondaryZoneSpec& spec) = 0;
+    /// PUT /zones/<id> with kind Slave, masters, account, soa_edit NONE.
+    [[nodiscard]] virtual Status updateSecondaryZone(const SecondaryZoneSpec& spec) = 0;
+    /// DELETE /zones/<id>; 404 counts as success.
+    [[nodiscard]] virtual Status deleteZone(std::string_view zone) = 0;
+    /// PUT /zones/<id>/axfr-retrieve (pdns 4.7 answers POST with 405).
+    [[nodiscard]] virtual Status axfrRetrieve(std::string_view zone) = 0;
+    /// PUT /cache/flush?domain=<zone>.
+    [[nodiscard]] virtual Status flushCache(std::string_view zone) = 0;
+};
+
+/// cpp-httplib implementation. One instance may be used from several threads: each call takes a
+/// client from a small internal pool. The API key is read once from its file at construction.
+class HttpPdnsApi final : public PdnsApi {
+public:
+    /// Throws std::runtime_error when the key file cannot be read or the URL is malformed.
+    explicit HttpPdnsApi(const PdnsApiSettings& settings);
+    ~HttpPdnsApi() override;
+    [[nodiscard]] Result<PdnsServerInfo> serverInfo() override;
+    [[nodiscard]] Result<std::vector<PdnsZoneInfo>> listZones(std::optional<std::string> zone,
+                                                              bool dnssec) override;
+    [[nodiscard]] Result<PdnsZoneInfo> getZone(std::string_view zone) override;
+    [[nodiscard]] Status createSecondaryZone(const SecondaryZoneSpec& spec) override;
+    [[nodiscard]] Status updateSecondaryZone(const SecondaryZoneSpec& spec) override;
+    [[nodiscard]] Status deleteZone(std::string_view zone) override;
+    [[nodiscard]] Status axfrRetrieve(std::string_view zone) override;
+    [[nodiscard]] Status flushCache(std::string_view zone) override;
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+/// Parses one zone object of the PowerDNS API.
+[[nodiscard]] Result<PdnsZoneInfo> parsePdnsZone(const nlohmann::json& j);
+
+}  // namespace pdns_distribute::common

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs the dependencies, builds with warnings as errors, and runs every test: unit tests
+# (plain and under ASan/UBSan), end-to-end tests on real nats-server and pdns_server, and the
+# format, lint and shell checks. Usage: scripts/test.sh [--quick] (--quick skips ASan and tidy).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+if [ "$(id -u)" -eq 0 ]; then
+  ./scripts/install-deps.sh
+fi
+jobs=$(nproc)
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "format check (clang-format)"
+mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
+clang-format --dry-run --Werror "${sources[@]}"
+
+step "shellcheck"
+mapfile -t scripts < <(git ls-files '*.sh' .ci/run)
+shellcheck "${scripts[@]}"
+
+step "build (warnings are errors)"
+cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPDNS_DISTRIBUTE_WERROR=ON >/dev/null
+cmake --build build/ci -j "$jobs"
+
+step "unit tests"
+ctest --test-dir build/ci -L unit --output-on-failure -j "$jobs"
+
+step "end-to-end tests (real nats-server and pdns_server)"
+command -v nats-server >/dev/null || { echo "nats-server missing"; exit 1; }
+command -v pdns_server >/dev/null || { echo "pdns_server missing"; exit 1; }
+ctest --test-dir build/ci -L e2e --output-on-failure --timeout 600
+
+if [ "$quick" -eq 0 ]; then
+  step "unit tests under ASan/UBSan"
+  cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPDNS_DISTRIBUTE_WERROR=ON \
+    -DPDNS_DISTRIBUTE_SANITIZE=ON >/dev/null
+  cmake --build build/asan -j "$jobs"
+  ctest --test-dir build/asan -L unit --output-on-failure -j "$jobs"
+
+  step "clang-tidy"
+  "$root/scripts/tidy.sh" build/ci
+fi
+echo "all checks passed"
