@@ -23,7 +23,8 @@ public:
         system_ns_ += d.count();
     }
     void setSystem(std::chrono::system_clock::time_point t) {
-        system_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+        system_ns_ =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
     }
 
 private:

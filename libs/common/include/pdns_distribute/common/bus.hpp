@@ -34,9 +34,9 @@ struct BusMessage {
 };
 
 struct PublishOptions {
-    std::string msg_id;                                ///< Nats-Msg-Id (dedup window)
-    std::optional<uint64_t> expected_last_subject_seq; ///< conditional publish
-    std::chrono::milliseconds timeout{500};            ///< wait for the ack at most this long
+    std::string msg_id;                                 ///< Nats-Msg-Id (dedup window)
+    std::optional<uint64_t> expected_last_subject_seq;  ///< conditional publish
+    std::chrono::milliseconds timeout{500};             ///< wait for the ack at most this long
 };
 
 struct PubAck {
@@ -57,8 +57,8 @@ public:
 class Requester {
 public:
     virtual ~Requester() = default;
-    [[nodiscard]] virtual Result<BusMessage> request(const std::string& subject, std::string_view data,
-                                                     const Headers& headers,
+    [[nodiscard]] virtual Result<BusMessage> request(const std::string& subject,
+                                                     std::string_view data, const Headers& headers,
                                                      std::chrono::milliseconds timeout) = 0;
 };
 
@@ -141,7 +141,8 @@ class KeyValue {
 public:
     virtual ~KeyValue() = default;
     /// Create if absent; error code "exists" otherwise.
-    [[nodiscard]] virtual Result<uint64_t> create(const std::string& key, std::string_view value) = 0;
+    [[nodiscard]] virtual Result<uint64_t> create(const std::string& key,
+                                                  std::string_view value) = 0;
     /// Update with expected revision; error code "conflict" on mismatch.
     [[nodiscard]] virtual Result<uint64_t> update(const std::string& key, std::string_view value,
                                                   uint64_t expected_revision) = 0;
@@ -155,7 +156,8 @@ class NatsBus final : public StreamPublisher, public Requester, public CorePubli
 public:
     /// Connects (retrying with backoff until settings.initial_connect_deadline or stop is
     /// requested). Throws std::runtime_error with an operator-readable message on failure.
-    static std::unique_ptr<NatsBus> connect(const NatsSettings& settings, std::stop_token stop = {});
+    static std::unique_ptr<NatsBus> connect(const NatsSettings& settings,
+                                            std::stop_token stop = {});
     ~NatsBus() override;
     NatsBus(const NatsBus&) = delete;
     NatsBus& operator=(const NatsBus&) = delete;
@@ -177,11 +179,11 @@ public:
     [[nodiscard]] Status ensureConsumer(const ConsumerSettings& settings);
     /// Binds to an existing durable pull consumer. Destroying the returned object never deletes
     /// the consumer.
-    [[nodiscard]] Result<std::unique_ptr<PullConsumer>> bindPullConsumer(const std::string& stream,
-                                                                         const std::string& durable);
+    [[nodiscard]] Result<std::unique_ptr<PullConsumer>> bindPullConsumer(
+        const std::string& stream, const std::string& durable);
     /// Core subscription read by our thread; optional queue group.
-    [[nodiscard]] Result<std::unique_ptr<SyncSubscription>> subscribe(const std::string& subject,
-                                                                      const std::string& queue = {});
+    [[nodiscard]] Result<std::unique_ptr<SyncSubscription>> subscribe(
+        const std::string& subject, const std::string& queue = {});
     /// Opens (creating if missing) a KV bucket with the given per-bucket TTL (0 = none).
     [[nodiscard]] Result<std::unique_ptr<KeyValue>> keyValue(const std::string& bucket,
                                                              std::chrono::milliseconds ttl,

@@ -49,18 +49,18 @@ public:
     [[nodiscard]] int64_t getInt(std::string_view key, int64_t def, std::string_view help,
                                  int64_t min, int64_t max);
     [[nodiscard]] bool getBool(std::string_view key, bool def, std::string_view help);
-    [[nodiscard]] std::chrono::milliseconds getDuration(std::string_view key,
-                                                        std::chrono::milliseconds def,
-                                                        std::string_view help,
-                                                        std::chrono::milliseconds min = std::chrono::milliseconds{0},
-                                                        std::chrono::milliseconds max = std::chrono::hours{24 * 365});
+    [[nodiscard]] std::chrono::milliseconds getDuration(
+        std::string_view key, std::chrono::milliseconds def, std::string_view help,
+        std::chrono::milliseconds min = std::chrono::milliseconds{0},
+        std::chrono::milliseconds max = std::chrono::hours{24 * 365});
     [[nodiscard]] std::vector<std::string> getStringList(std::string_view key,
                                                          const std::vector<std::string>& def,
                                                          std::string_view help);
     /// A sub-table; absent tables read as empty (all defaults).
     [[nodiscard]] ConfigSection section(std::string_view name, std::string_view help = {});
     /// An array of tables (e.g. [[trusted_key]]); each element is a section.
-    [[nodiscard]] std::vector<ConfigSection> sectionArray(std::string_view name, std::string_view help);
+    [[nodiscard]] std::vector<ConfigSection> sectionArray(std::string_view name,
+                                                          std::string_view help);
     /// Raises a ConfigError about `key` in this section, with its line when present.
     [[noreturn]] void fail(std::string_view key, std::string_view message) const;
     [[nodiscard]] std::string path(std::string_view key) const;
@@ -101,6 +101,7 @@ private:
 
 /// Shared sections (DESIGN §8).
 [[nodiscard]] NatsSettings readNatsSettings(ConfigSection section);
-[[nodiscard]] PdnsApiSettings readPdnsApiSettings(ConfigSection section, std::string_view default_url);
+[[nodiscard]] PdnsApiSettings readPdnsApiSettings(ConfigSection section,
+                                                  std::string_view default_url);
 
 }  // namespace pdns_distribute::common

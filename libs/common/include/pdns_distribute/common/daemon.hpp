@@ -54,7 +54,7 @@ class DaemonDefinition {
 public:
     virtual ~DaemonDefinition() = default;
     [[nodiscard]] virtual std::string name() const = 0;         ///< "pdns-secondary-syncer"
-    [[nodiscard]] virtual std::string description() const = 0; ///< one line for --help
+    [[nodiscard]] virtual std::string description() const = 0;  ///< one line for --help
     [[nodiscard]] virtual std::string defaultConfigPath() const = 0;
     [[nodiscard]] virtual std::string defaultHttpListen() const = 0;  ///< "127.0.0.1:9381"
     /// Reads every key of the service's own sections; throws ConfigError.

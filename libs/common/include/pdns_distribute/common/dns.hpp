@@ -46,15 +46,16 @@ struct ZoneBody {
     std::vector<std::byte> bytes;
     uint32_t rr_count = 0;
     uint32_t serial = 0;
-    bool dnssec = false;    ///< DNSKEY, RRSIG, NSEC or NSEC3 present
-    bool presigned = false; ///< RRSIGs present in the body (the secondary serves them as-is)
+    bool dnssec = false;     ///< DNSKEY, RRSIG, NSEC or NSEC3 present
+    bool presigned = false;  ///< RRSIGs present in the body (the secondary serves them as-is)
 };
 
 /// Apex fingerprint (DESIGN §3): served serial, hash of the DNSKEY RRset, and the sorted set of
 /// (key tag, inception, expiry) of RRSIG(SOA). Never compares signature bytes.
 struct ApexFingerprint {
     uint32_t serial = 0;
-    std::array<std::byte, 16> dnskey_hash{};  ///< BLAKE2b-128 of the sorted DNSKEY rdatas; zero if none
+    std::array<std::byte, 16>
+        dnskey_hash{};  ///< BLAKE2b-128 of the sorted DNSKEY rdatas; zero if none
     struct SigInfo {
         uint16_t key_tag = 0;
         uint32_t inception = 0;
@@ -75,7 +76,13 @@ struct ApexFingerprint {
 /// Case-insensitive comparison of two wire names.
 [[nodiscard]] bool wireNamesEqual(std::span<const std::byte> a, std::span<const std::byte> b);
 /// True if wire name `name` is `zone` or below it.
-[[nodiscard]] bool wireNameAtOrBelow(std::span<const std::byte> name, std::span<const std::byte> zone);
+[[nodiscard]] bool wireNameAtOrBelow(std::span<const std::byte> name,
+                                     std::span<const std::byte> zone);
+
+/// Encodes RRs given in zone-file presentation format (one RR per line, absolute owner names,
+/// explicit TTL and class; blank lines and ';' comments skipped) as body bytes, in the order
+/// given. For tests, fakes and tools; the daemons build bodies from AXFR.
+[[nodiscard]] Result<std::vector<std::byte>> encodeRrsFromText(std::string_view text);
 
 /// Decodes a body into RR views, checking every length; fails on truncation or trailing bytes.
 [[nodiscard]] Result<std::vector<RrView>> decodeBody(std::span<const std::byte> body);
@@ -95,8 +102,8 @@ struct ApexFingerprint {
 
 /// Builds an error answer (rcode, e.g. REFUSED=5, NOTAUTH=9, FORMERR=1, NOTIMP=4) echoing the
 /// query's id and question when they can be parsed; nullopt when the query is too broken to answer.
-[[nodiscard]] std::optional<std::vector<std::byte>> buildErrorResponse(std::span<const std::byte> query,
-                                                                       uint8_t rcode);
+[[nodiscard]] std::optional<std::vector<std::byte>> buildErrorResponse(
+    std::span<const std::byte> query, uint8_t rcode);
 
 /// A parsed incoming query: id, qname (canonical), qtype, qclass.
 struct ParsedQuery {

@@ -12,8 +12,8 @@
 namespace pdns_distribute::common {
 
 struct LogSettings {
-    std::string level = "info";  ///< trace, debug, info, warn, error, critical
-    std::string format = "text"; ///< text or json
+    std::string level = "info";   ///< trace, debug, info, warn, error, critical
+    std::string format = "text";  ///< text or json
 };
 
 /// Installs the default logger; throws std::runtime_error on an unknown level or format.
@@ -25,6 +25,9 @@ class LogLimiter {
 public:
     explicit LogLimiter(std::chrono::milliseconds interval) : interval_(interval) {}
     [[nodiscard]] bool allow(uint64_t* suppressed = nullptr);
+    /// allow() at a given steady-clock instant (allow() passes now()); lets tests drive time.
+    [[nodiscard]] bool allowAt(std::chrono::steady_clock::time_point now,
+                               uint64_t* suppressed = nullptr);
 
 private:
     std::mutex mutex_;

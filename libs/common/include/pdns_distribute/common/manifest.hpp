@@ -30,7 +30,7 @@ struct Manifest {
     ManifestStatus status = ManifestStatus::Error;
     std::string reason;  ///< for Absent (the proof) and Error
     uint32_t serial = 0;
-    std::string apex;    ///< ApexFingerprint::hex()
+    std::string apex;  ///< ApexFingerprint::hex()
     uint32_t rr_count = 0;
     uint64_t size = 0;
     bool dnssec = false;
@@ -49,7 +49,16 @@ struct Manifest {
 [[nodiscard]] std::string_view toString(ManifestStatus s);
 
 /// Why a reply was refused; each maps to a metric label on the syncer.
-enum class Refusal { None, BadSignature, UnknownKey, ExpiredKey, WrongZone, Malformed, BodyMismatch, TooLarge };
+enum class Refusal {
+    None,
+    BadSignature,
+    UnknownKey,
+    ExpiredKey,
+    WrongZone,
+    Malformed,
+    BodyMismatch,
+    TooLarge
+};
 [[nodiscard]] std::string_view toString(Refusal r);
 
 struct VerifiedManifest {

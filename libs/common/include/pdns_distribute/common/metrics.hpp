@@ -68,7 +68,7 @@ private:
     struct Family {
         std::string help;
         std::string type;
-        std::map<std::string, std::unique_ptr<Counter>> counters;      // key: rendered labels
+        std::map<std::string, std::unique_ptr<Counter>> counters;  // key: rendered labels
         std::map<std::string, std::unique_ptr<Gauge>> gauges;
         std::map<std::string, std::unique_ptr<Histogram>> histograms;
     };

@@ -21,7 +21,7 @@ namespace pdns_distribute::common {
 struct PdnsApiSettings {
     std::string url = "http://127.0.0.1:8081";  ///< base URL, without /api/v1
     std::string server_id = "localhost";
-    std::string api_key_file;                   ///< file holding the X-API-Key value
+    std::string api_key_file;  ///< file holding the X-API-Key value
     std::chrono::milliseconds timeout{5000};
 };
 

@@ -48,6 +48,9 @@ public:
     static SecretKey fromSeedBytes(std::span<const std::byte, 32> seed);
 
 private:
+    // Writes the secret bytes to the key file; the only reader of sk_ outside this class.
+    friend Status writeKeyPair(const SecretKey& key, const std::filesystem::path& secret_path,
+                               const std::filesystem::path& public_path);
     std::array<std::byte, 64> sk_{};  // libsodium layout: seed || public key
     bool valid_ = false;
 };
@@ -64,7 +67,8 @@ private:
 /// The signed message: context ‖ manifest ‖ "\n" ‖ nonce.
 [[nodiscard]] std::vector<std::byte> manifestSigningInput(std::string_view manifest,
                                                           std::string_view nonce);
-[[nodiscard]] std::array<std::byte, 64> signManifest(const SecretKey& key, std::string_view manifest,
+[[nodiscard]] std::array<std::byte, 64> signManifest(const SecretKey& key,
+                                                     std::string_view manifest,
                                                      std::string_view nonce);
 [[nodiscard]] bool verifyManifest(const PublicKey& key, std::string_view manifest,
                                   std::string_view nonce, std::span<const std::byte> signature);

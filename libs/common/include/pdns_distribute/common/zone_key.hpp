@@ -12,7 +12,8 @@ namespace pdns_distribute::common {
 
 /// Canonical zone name: lower-case ASCII, absolute (trailing dot); the root is ".". Accepts
 /// presentation format with `\DDD` and `\X` escapes; rejects empty labels, labels over 63 octets
-/// and names over 255 octets in wire form.
+/// and names over 255 octets in wire form. Output spelling equals pdns's DNSName::toString():
+/// '.' and backslash inside a label stay backslash-escaped, bytes outside 0x21..0x7E become \DDD.
 [[nodiscard]] Result<std::string> canonicalZoneName(std::string_view name);
 
 /// `<zkey>` subject tokens for a canonical zone name: labels in DNS order joined by '.', bytes
@@ -26,7 +27,8 @@ namespace pdns_distribute::common {
 /// canonical zone name.
 [[nodiscard]] Result<std::string> decodePdnsZoneId(std::string_view zone_id);
 
-/// Encodes a canonical zone name as a PowerDNS API zone id (bytes outside [A-Za-z0-9.-_] as =XX).
+/// Encodes a canonical zone name as a PowerDNS API zone id like pdns 4.7 does: bytes outside
+/// [A-Za-z0-9.-] as =XX ('_' too); the root is "=2E".
 [[nodiscard]] std::string encodePdnsZoneId(std::string_view canonical_name);
 
 /// True if `name` (canonical) is `zone` or below it (canonical).

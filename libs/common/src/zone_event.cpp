@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <pdns_distribute/common/zone_event.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <pdns_distribute/common/zone_key.hpp>
+
+namespace pdns_distribute::common {
+
+std::string_view toString(ZoneOp op) {
+    switch (op) {
+        case ZoneOp::Upsert:
+            return "upsert";
+        case ZoneOp::Delete:
+            return "delete";
+    }
+    return "upsert";
+}
+
+std::string_view toString(EventCause cause) {
+    switch (cause) {
+        case EventCause::Api:
+            return "api";
+        case EventCause::Reconcile:
+            return "reconcile";
+        case EventCause::Resync:
+            return "resync";
+        case EventCause::Policy:
+            return "policy";
+        case EventCause::Freshness:
+            return "freshness";
+    }
+    return "api";
+}
+
+std::string serializeZoneEvent(const ZoneEvent& e) {
+    nlohmann::json j;
+    j["v"] = 1;
+    j["zone"] = e.zone;
+    j["op"] = toString(e.op);
+    j["serial"] = e.serial ? nlohmann::json(*e.serial) : nlohmann::json(nullptr);
+    j["apex"] = e.apex ? nlohmann::json(*e.apex) : nlohmann::json(nullptr);
+    j["cause"] = toString(e.cause);
+    j["at"] = e.at;
+    return j.dump();
+}
+
+Result<ZoneEvent> parseZoneEvent(std::string_view json) {
+    const auto j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object())
+        return makeError("malformed zone event (not a JSON object)");
+    try {
+        if (j.value("v", 0) != 1) return makeError("unsupported zone event version");
+        ZoneEvent e;
+        auto zone = canonicalZoneName(j.at("zone").get<std::string>());
+        if (!zone) return makeError("malformed zone event ({})", zone.error().message);
+        e.zone = std::move(*zone);
+        const auto op = j.at("op").get<std::string>();
+        if (op == "upsert") {
+            e.op = ZoneOp::Upsert;
+        } else if (op == "delete") {
+            e.op = ZoneOp::Delete;
+        } else {
+            return makeError("malformed zone event (unknown op '{}')", op);
+        }
+        if (j.contains("serial") && !j["serial"].is_null()) {
+            const auto s = j["serial"].get<int64_t>();
+            if (s < 0 || s > 0xFFFFFFFFLL)
+                return makeError("malformed zone event (serial out of range)");
+            e.serial = static_cast<uint32_t>(s);
+        }
+        if (j.contains("apex") && !j["apex"].is_null()) e.apex = j["apex"].get<std::string>();
+        const auto cause = j.value("cause", std::string{"api"});
+        if (cause == "api") {
+            e.cause = EventCause::Api;
+        } else if (cause == "reconcile") {
+            e.cause = EventCause::Reconcile;
+        } else if (cause == "resync") {
+            e.cause = EventCause::Resync;
+        } else if (cause == "policy") {
+            e.cause = EventCause::Policy;
+        } else if (cause == "freshness") {
+            e.cause = EventCause::Freshness;
+        } else {
+            return makeError("malformed zone event (unknown cause '{}')", cause);
+        }
+        e.at = j.value("at", std::string{});
+        return e;
+    } catch (const nlohmann::json::exception& ex) {
+        return makeError("malformed zone event ({})", ex.what());
+    }
+}
+
+bool isValidGroupToken(std::string_view group) {
+    if (group.empty() || group.size() > 64 || group == "x") return false;
+    for (const char c : group) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+std::string MsgIdGenerator::next() {
+    return instance_ + "." + std::to_string(counter_.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
+}  // namespace pdns_distribute::common

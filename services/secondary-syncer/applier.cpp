@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "applier.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "config.hpp"
+
+namespace pdns_distribute::secondary_syncer {
+
+namespace {
+
+using common::ManifestStatus;
+
+ApplyResult fail(Outcome o, std::string why) {
+    return ApplyResult{.outcome = o, .error = std::move(why)};
+}
+
+// Local pdns failures are transient unless the API says the request itself is wrong.
+Outcome classify(const common::Error& e) {
+    if (e.code.starts_with("http-4") && e.code != "http-404") return Outcome::Park;
+    return Outcome::Retry;
+}
+
+}  // namespace
+
+bool DeleteBudget::tryTake(size_t managed_zones) {
+    const auto now = clock_.steady();
+    auto taken = taken_.lock();
+    while (!taken->empty() && now - taken->front() >= window_) taken->pop_front();
+    const auto allowed = std::max<int64_t>(
+        min_, static_cast<int64_t>(managed_zones) * percent_ / 100);
+    if (static_cast<int64_t>(taken->size()) >= allowed) return false;
+    taken->push_back(now);
+    return true;
+}
+
+std::string_view toString(Outcome o) {
+    switch (o) {
+        case Outcome::Applied:
+            return "applied";
+        case Outcome::Deleted:
+            return "deleted";
+        case Outcome::Skipped:
+            return "skipped";
+        case Outcome::Retry:
+            return "retry";
+        case Outcome::Park:
+            return "park";
+    }
+    return "?";
+}
+
+Applier::Applier(ApplierSettings settings, ZoneDataSource& data, common::PdnsApi& api,
+                 common::ApexProbe& local_dns, TransferServer& listener, DeleteBudget& budget,
+                 const common::Clock& clock, Sleeper sleeper)
+    : settings_(std::move(settings)),
+      data_(data),
+      api_(api),
+      local_dns_(local_dns),
+      listener_(listener),
+      budget_(budget),
+      clock_(clock),
+      sleep_(std::move(sleeper)) {}
+
+bool Applier::recentlyVerified(const common::ZoneEvent& e) {
+    if (e.cause == common::EventCause::Resync || e.cause == common::EventCause::Policy) return false;
+    if (!e.serial || !e.apex) return false;
+    auto v = verified_.lock();
+    auto it = v->find(e.zone);
+    return it != v->end() && it->second.serial == *e.serial && it->second.apex == *e.apex &&
+           clock_.steady() - it->second.at < settings_.verified_memory;
+}
+
+ApplyResult Applier::apply(const common::ZoneEvent& event) {
+    const auto start = clock_.steady();
+    if (event.op == common::ZoneOp::Upsert && recentlyVerified(event)) {
+        return ApplyResult{.outcome = Outcome::Skipped};
+    }
+    if (event.op == common::ZoneOp::Delete && !listener_.serves(event.zone)) {
+        auto local = api_.getZone(event.zone);
+        if (!local && local.error().code == "not-found") {
+            return ApplyResult{.outcome = Outcome::Skipped};
+        }
+    }
+    auto fetched = data_.fetch(event.zone);
+    ApplyResult r;
+    if (!fetched) {
+        r = fail(fetched.error().code == "refused" ? Outcome::Park : Outcome::Retry,
+                 fetched.error().message);
+    } else {
+        switch (fetched->manifest.status) {
+            case ManifestStatus::Present:
+                r = upsert(event.zone, *fetched);
+                break;
+            case ManifestStatus::Absent:
+                if (event.op == common::ZoneOp::Upsert) {
+                    // One signal only: the stream wants the zone. Never delete on it.
+                    r = fail(Outcome::Park,
+                             "the primary says the zone is absent, but the event is an upsert");
+                } else {
+                    r = remove(event.zone, *fetched);
+                }
+                break;
+            case ManifestStatus::Error:
+                r = fail(Outcome::Park, "the zone-provider answered an error: " +
+                                            fetched->manifest.reason);
+                break;
+        }
+    }
+    r.took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady() - start);
+    return r;
+}
+
+ApplyResult Applier::upsert(const std::string& zone, const FetchedZone& fetched) {
+    const auto& m = fetched.manifest;
+    auto served = std::make_shared<ServedBody>();
+    served->zone = zone;
+    served->bytes = fetched.body->bytes;
+    served->digest = m.digest;
+    served->serial = m.serial;
+    listener_.serve(std::move(served));
+
+    bool park = false;
+    if (auto s = ensureLocalZone(zone, &park); !s) {
+        return fail(park ? Outcome::Park : classify(s.error()), s.error().message);
+    }
+    if (auto s = transfer(zone, m.digest); !s) return fail(Outcome::Retry, s.error().message);
+    if (auto s = waitServed(zone, m.apex); !s) return fail(Outcome::Retry, s.error().message);
+    {
+        auto v = verified_.lock();
+        (*v)[zone] = Verified{.serial = m.serial, .apex = m.apex, .at = clock_.steady()};
+    }
+    return ApplyResult{.outcome = Outcome::Applied, .serial = m.serial, .apex = m.apex};
+}
+
+common::Status Applier::ensureLocalZone(const std::string& zone, bool* park) {
+    const common::SecondaryZoneSpec spec{.name = zone,
+                                         .masters = {settings_.master},
+                                         .account = std::string(kManagedAccount),
+                                         .tsig_master_key_ids = {}};
+    auto local = api_.getZone(zone);
+    if (!local) {
+        if (local.error().code != "not-found") {
+            return common::makeError("cannot read local zone ({})", local.error().message);
+        }
+        if (auto s = api_.createSecondaryZone(spec); !s) {
+            return common::makeError("cannot create the local secondary zone ({})",
+                                     s.error().message);
+        }
+        return {};
+    }
+    if (local->account != kManagedAccount) {
+        *park = true;
+        return common::makeError(
+            "name clash: the local pdns has the zone with account '{}', not managed by "
+            "pdns-distribute; delete it locally or set its account to '{}'",
+            local->account, kManagedAccount);
+    }
+    if (local->kind != "Slave" || local->masters != spec.masters) {
+        if (auto s = api_.updateSecondaryZone(spec); !s) {
+            return common::makeError("cannot update the local secondary zone ({})",
+                                     s.error().message);
+        }
+    }
+    return {};
+}
+
+common::Status Applier::transfer(const std::string& zone, const std::string& digest) {
+    const auto t0 = clock_.steady();
+    const auto deadline = t0 + settings_.apply_timeout;
+    while (clock_.steady() < deadline) {
+        if (auto s = api_.axfrRetrieve(zone); !s) {
+            return common::makeError("axfr-retrieve failed ({})", s.error().message);
+        }
+        // pdns 4.7 silently drops a retrieve while a transfer of the zone runs, so a retrieve
+        // that starts nothing within retrieve_reissue is issued again.
+        const auto started_by = std::min(clock_.steady() + settings_.retrieve_reissue, deadline);
+        switch (listener_.waitForTransfer(zone, digest, t0, started_by, deadline)) {
+            case TransferWait::Completed:
+                return {};
+            case TransferWait::NotStarted:
+            case TransferWait::Failed:
+                break;
+        }
+    }
+    return common::makeError("the local pdns did not transfer the zone within {} ms",
+                             settings_.apply_timeout.count());
+}
+
+common::Status Applier::waitServed(const std::string& zone, const std::string& apex) {
+    const auto deadline = clock_.steady() + settings_.apply_timeout;
+    std::string last = "no answer yet";
+    for (;;) {
+        // The packet cache may still hold an answer from before the transfer (or a REFUSED from
+        // before the zone existed) for its whole TTL, so flush before every look.
+        if (auto s = api_.flushCache(zone); !s) last = "cache flush failed: " + s.error().message;
+        auto served = local_dns_.apex(zone);
+        if (served && served->hex() == apex) return {};
+        if (served) {
+            last = fmt::format("serves serial {} apex {}", served->serial, served->hex());
+        } else {
+            last = served.error().message;
+        }
+        if (clock_.steady() >= deadline) break;
+        sleep_(settings_.apex_poll);
+    }
+    return common::makeError("the local pdns does not serve the transferred zone ({})", last);
+}
+
+ApplyResult Applier::remove(const std::string& zone, const FetchedZone& fetched) {
+    (void)fetched;
+    auto local = api_.getZone(zone);
+    if (local && local->account != kManagedAccount) {
+        return fail(Outcome::Park,
+                    "the local zone is not managed by pdns-distribute; not deleting it");
+    }
+    if (!budget_.tryTake(listener_.servedCount())) {
+        return fail(Outcome::Park, "delete budget exhausted; deletion parked");
+    }
+    if (auto s = api_.deleteZone(zone); !s) {
+        return fail(classify(s.error()), "cannot delete the local zone: " + s.error().message);
+    }
+    listener_.withdraw(zone);
+    verified_.lock()->erase(zone);
+    (void)api_.flushCache(zone);
+    return ApplyResult{.outcome = Outcome::Deleted};
+}
+
+}  // namespace pdns_distribute::secondary_syncer

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The syncer's core (DESIGN §5.3–5.5): given a zone event, fetch and verify the zone data, then
+// converge the local pdns to it and prove it serves it, or delete the zone on a verified absence
+// within the delete budget. Owns no sockets or threads; every effect goes through a port.
+// Thread-safe for different zones; the caller serialises work per zone.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <pdns_distribute/common/clock.hpp>
+#include <pdns_distribute/common/dns_client.hpp>
+#include <pdns_distribute/common/guarded.hpp>
+#include <pdns_distribute/common/pdns_api.hpp>
+#include <pdns_distribute/common/zone_event.hpp>
+
+#include "axfr_listener.hpp"
+#include "zone_data_client.hpp"
+
+namespace pdns_distribute::secondary_syncer {
+
+/// Deletions allowed per window: max(min, percent % of managed zones). Thread-safe.
+class DeleteBudget {
+public:
+    DeleteBudget(const common::Clock& clock, std::chrono::milliseconds window, int64_t min,
+                 int64_t percent)
+        : clock_(clock), window_(window), min_(min), percent_(percent) {}
+    /// Takes one deletion from the budget if there is room.
+    [[nodiscard]] bool tryTake(size_t managed_zones);
+
+private:
+    const common::Clock& clock_;
+    std::chrono::milliseconds window_;
+    int64_t min_;
+    int64_t percent_;
+    common::Guarded<std::deque<std::chrono::steady_clock::time_point>> taken_;
+};
+
+enum class Outcome {
+    Applied,  ///< the local pdns serves the signed body
+    Deleted,  ///< the zone was dropped on a verified absence
+    Skipped,  ///< nothing to do
+    Retry,    ///< likely transient (broker, provider or local pdns unavailable)
+    Park,     ///< will not succeed by retrying at once (refusal, absent on upsert, clash, budget)
+};
+[[nodiscard]] std::string_view toString(Outcome o);
+
+struct ApplyResult {
+    Outcome outcome = Outcome::Skipped;
+    std::string error;  ///< why, for Retry and Park
+    uint32_t serial = 0;
+    std::string apex;
+    std::chrono::milliseconds took{0};
+};
+
+struct ApplierSettings {
+    std::string master;  ///< "127.0.0.1:<listener port>", as the local pdns is told
+    std::chrono::milliseconds apply_timeout{30000};
+    std::chrono::milliseconds retrieve_reissue{2000};
+    std::chrono::milliseconds apex_poll{5};
+    std::chrono::hours verified_memory{1};
+};
+
+class Applier {
+public:
+    using Sleeper = std::function<void(std::chrono::milliseconds)>;
+    Applier(ApplierSettings settings, ZoneDataSource& data, common::PdnsApi& api,
+            common::ApexProbe& local_dns, TransferServer& listener, DeleteBudget& budget,
+            const common::Clock& clock, Sleeper sleeper);
+
+    [[nodiscard]] ApplyResult apply(const common::ZoneEvent& event);
+
+private:
+    [[nodiscard]] ApplyResult upsert(const std::string& zone, const FetchedZone& fetched);
+    [[nodiscard]] ApplyResult remove(const std::string& zone, const FetchedZone& fetched);
+    [[nodiscard]] common::Status ensureLocalZone(const std::string& zone, bool* park);
+    [[nodiscard]] common::Status transfer(const std::string& zone, const std::string& digest);
+    [[nodiscard]] common::Status waitServed(const std::string& zone, const std::string& apex);
+    [[nodiscard]] bool recentlyVerified(const common::ZoneEvent& e);
+
+    ApplierSettings settings_;
+    ZoneDataSource& data_;
+    common::PdnsApi& api_;
+    common::ApexProbe& local_dns_;
+    TransferServer& listener_;
+    DeleteBudget& budget_;
+    const common::Clock& clock_;
+    Sleeper sleep_;
+    struct Verified {
+        uint32_t serial = 0;
+        std::string apex;
+        std::chrono::steady_clock::time_point at;
+    };
+    common::Guarded<std::map<std::string, Verified, std::less<>>> verified_;
+};
+
+}  // namespace pdns_distribute::secondary_syncer

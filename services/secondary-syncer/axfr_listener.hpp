@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The AXFR listener the local pdns_server transfers from (DESIGN §5.8): serves exactly one
+// verified body per managed zone, to allow-listed loopback sources only, and records every
+// transfer it serves so that the applier can prove the local pdns took that exact body.
+//
+// Threads: one accept thread, one UDP thread, one thread per TCP connection (bounded). All state
+// is behind Guarded/condition variables; serve/withdraw/waitForTransfer are thread-safe.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <pdns_distribute/common/daemon.hpp>
+#include <pdns_distribute/common/metrics.hpp>
+
+namespace pdns_distribute::secondary_syncer {
+
+struct ServedBody {
+    std::string zone;  ///< canonical
+    std::vector<std::byte> bytes;
+    std::string digest;  ///< hex BLAKE2b-256 of bytes
+    uint32_t serial = 0;
+};
+
+enum class TransferWait { Completed, NotStarted, Failed };
+
+/// Port the applier uses.
+class TransferServer {
+public:
+    virtual ~TransferServer() = default;
+    /// Makes `body` the only version served for its zone.
+    virtual void serve(std::shared_ptr<const ServedBody> body) = 0;
+    virtual void withdraw(const std::string& zone) = 0;
+    [[nodiscard]] virtual bool serves(const std::string& zone) const = 0;
+    [[nodiscard]] virtual size_t servedCount() const = 0;
+    /// Waits for a transfer of exactly `digest` that started at or after `after`. Returns
+    /// NotStarted if none started by `start_deadline`, Failed if one started but did not complete
+    /// by `complete_deadline` (or broke off), Completed otherwise.
+    [[nodiscard]] virtual TransferWait waitForTransfer(
+        const std::string& zone, const std::string& digest,
+        std::chrono::steady_clock::time_point after,
+        std::chrono::steady_clock::time_point start_deadline,
+        std::chrono::steady_clock::time_point complete_deadline) = 0;
+};
+
+class AxfrListener final : public TransferServer {
+public:
+    AxfrListener(common::HostPort listen, std::vector<std::string> allow,
+                 common::MetricsRegistry& metrics);
+    ~AxfrListener() override;
+    AxfrListener(const AxfrListener&) = delete;
+    AxfrListener& operator=(const AxfrListener&) = delete;
+
+    /// Binds TCP and UDP; throws std::runtime_error naming the address and cause.
+    void bind();
+    void start();
+    void stop();
+
+    void serve(std::shared_ptr<const ServedBody> body) override;
+    void withdraw(const std::string& zone) override;
+    [[nodiscard]] bool serves(const std::string& zone) const override;
+    [[nodiscard]] size_t servedCount() const override;
+    [[nodiscard]] TransferWait waitForTransfer(
+        const std::string& zone, const std::string& digest,
+        std::chrono::steady_clock::time_point after,
+        std::chrono::steady_clock::time_point start_deadline,
+        std::chrono::steady_clock::time_point complete_deadline) override;
+
+private:
+    struct Receipt {
+        std::string digest;
+        std::chrono::steady_clock::time_point start;
+        std::chrono::steady_clock::time_point end;
+        bool finished = false;
+        bool completed = false;
+    };
+    struct Connection {
+        std::jthread thread;
+        std::atomic<bool> done{false};
+    };
+
+    void acceptLoop(const std::stop_token& st);
+    void udpLoop(const std::stop_token& st);
+    void serveConnection(int fd, const std::string& peer, const std::stop_token& st);
+    /// Answers one query; for AXFR writes the messages itself. Returns false to close.
+    bool answerTcp(int fd, std::span<const std::byte> query, const std::string& peer);
+    [[nodiscard]] bool allowed(const std::string& peer) const;
+    std::shared_ptr<const ServedBody> find(const std::string& zone) const;
+    size_t beginReceipt(const std::string& zone, const std::string& digest);
+    void endReceipt(const std::string& zone, size_t index, bool completed);
+    void reapConnections();
+
+    common::HostPort listen_;
+    std::vector<std::string> allow_;
+    int tcp_fd_ = -1;
+    int udp_fd_ = -1;
+
+    mutable std::mutex mutex_;  // guards bodies_, receipts_, active_
+    std::condition_variable cv_;
+    std::map<std::string, std::shared_ptr<const ServedBody>, std::less<>> bodies_;
+    std::map<std::string, std::vector<Receipt>, std::less<>> receipts_;
+    std::map<std::string, int, std::less<>> active_;
+
+    std::mutex conn_mutex_;
+    std::list<std::unique_ptr<Connection>> connections_;
+    std::jthread accept_thread_;
+    std::jthread udp_thread_;
+
+    common::Counter& transfers_completed_;
+    common::Counter& transfers_failed_;
+    common::Counter& refused_;
+    common::Counter& malformed_;
+};
+
+}  // namespace pdns_distribute::secondary_syncer

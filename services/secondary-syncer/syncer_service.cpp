@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "syncer_service.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <array>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <pdns_distribute/common/bus.hpp>
+#include <pdns_distribute/common/dns_client.hpp>
+#include <pdns_distribute/common/log.hpp>
+#include <pdns_distribute/common/pdns_api.hpp>
+#include <pdns_distribute/common/zone_event.hpp>
+#include <pdns_distribute/common/zone_key.hpp>
+
+#include "applier.hpp"
+#include "axfr_listener.hpp"
+#include "node_identity.hpp"
+#include "parking.hpp"
+#include "zone_data_client.hpp"
+
+namespace pdns_distribute::secondary_syncer {
+
+namespace {
+
+using namespace std::chrono_literals;
+using DeliveryPtr = std::shared_ptr<common::Delivery>;
+
+std::string hostName() {
+    std::array<char, 256> buf{};
+    if (gethostname(buf.data(), buf.size() - 1) != 0) return "?";
+    return buf.data();
+}
+
+template <typename F>
+auto retryFor(std::chrono::milliseconds total, const char* what, F&& f) {
+    const auto deadline = std::chrono::steady_clock::now() + total;
+    auto delay = 100ms;
+    for (;;) {
+        auto r = f();
+        if (r || std::chrono::steady_clock::now() >= deadline) return r;
+        spdlog::warn("{} ({}); retrying", what, r.error().message);
+        std::this_thread::sleep_for(delay);
+        delay = std::min<std::chrono::milliseconds>(delay * 2, 2s);
+    }
+}
+
+struct SyncerMetrics {
+    explicit SyncerMetrics(common::MetricsRegistry& r)
+        : registry(r),
+          apply_seconds(r.histogram("pdns_distribute_syncer_apply_seconds",
+                                    "time from taking up a zone to the local pdns serving it",
+                                    common::MetricsRegistry::latencyBuckets())),
+          parked(r.gauge("pdns_distribute_syncer_parked_zones", "zones in the parking table")),
+          served(r.gauge("pdns_distribute_syncer_managed_zones",
+                         "zones whose verified body the listener serves")),
+          malformed_events(r.counter("pdns_distribute_syncer_malformed_events_total",
+                                     "stream messages that were not valid zone events (terminated)")),
+          fetch_errors(r.counter("pdns_distribute_syncer_fetch_errors_total",
+                                 "failed fetches from the durable consumer")) {}
+    common::Counter& outcome(Outcome o) {
+        return registry.counter("pdns_distribute_syncer_zone_results_total",
+                                "zone events handled, by outcome",
+                                {{"outcome", std::string(toString(o))}});
+    }
+    common::MetricsRegistry& registry;
+    common::Histogram& apply_seconds;
+    common::Gauge& parked;
+    common::Gauge& served;
+    common::Counter& malformed_events;
+    common::Counter& fetch_errors;
+};
+
+class SyncerService final : public common::Service {
+public:
+    SyncerService(const Settings& settings, common::DaemonContext& context)
+        : settings_(settings),
+          metrics_(context.metrics),
+          budget_(clock_, settings.syncer.delete_budget_window, settings.syncer.delete_budget_min,
+                  settings.syncer.delete_budget_percent),
+          parking_(std::filesystem::path(settings.syncer.state_dir) / "parked.json", clock_, 5s,
+                   settings.syncer.park_backoff_max) {
+        const auto& y = settings.syncer;
+        auto trusted = loadTrustedKeys(y);
+        instance_ = loadOrCreateInstanceId(y.state_dir);
+        parking_.load();
+
+        auto listen = common::parseHostPort(y.listen);
+        auto local_dns = common::parseHostPort(y.pdns_dns);
+        if (!listen || !local_dns) throw std::runtime_error("bad syncer.listen or syncer.pdns_dns");
+        listener_ = std::make_unique<AxfrListener>(*listen, y.allow, context.metrics);
+        listener_->bind();
+
+        api_ = std::make_unique<common::HttpPdnsApi>(settings.pdns);
+        auto info = retryFor(30s, "local PowerDNS API does not answer", [&] { return api_->serverInfo(); });
+        if (!info) {
+            throw std::runtime_error("cannot reach the local PowerDNS API '" + settings.pdns.url +
+                                     "' (" + info.error().message + "); check [pdns]");
+        }
+        dns_ = std::make_unique<common::LdnsDnsClient>(
+            common::DnsEndpoint{.address = local_dns->host, .port = local_dns->port}, 2000ms);
+
+        auto nats = settings.nats;
+        if (nats.name.empty()) nats.name = "pdns-secondary-syncer " + y.node_id;
+        bus_ = common::NatsBus::connect(nats);
+
+        auto kv = bus_->keyValue("PDNS_NODES", 3 * y.heartbeat);
+        if (!kv) throw std::runtime_error("cannot open KV bucket 'PDNS_NODES' (" + kv.error().message + ")");
+        kv_ = std::move(*kv);
+        claim_ = std::make_unique<NodeClaim>(*kv_, y.node_id, instance_, hostName());
+        if (auto s = claim_->claim(); !s) throw std::runtime_error(s.error().message);
+
+        const auto durable = "syncer-" + y.node_id;
+        const common::ConsumerSettings cs{
+            .stream = "PDNS_ZONES",
+            .durable = durable,
+            .filter_subject = "pdns.zones." + y.group + ".>",
+            .ack_wait = std::chrono::duration_cast<std::chrono::seconds>(y.ack_wait),
+            .max_ack_pending = y.max_ack_pending};
+        auto ensured = retryFor(30s, "cannot create the durable consumer",
+                                [&] { return bus_->ensureConsumer(cs); });
+        if (!ensured) {
+            throw std::runtime_error("cannot create consumer '" + durable + "' on stream "
+                                     "'PDNS_ZONES' (" + ensured.error().message +
+                                     "); the api-proxy or health-checker creates the stream");
+        }
+        auto consumer = bus_->bindPullConsumer("PDNS_ZONES", durable);
+        if (!consumer) {
+            throw std::runtime_error("cannot bind consumer '" + durable + "' (" +
+                                     consumer.error().message + ")");
+        }
+        consumer_ = std::move(*consumer);
+
+        data_client_ = std::make_unique<ZoneDataClient>(
+            *bus_,
+            ZoneDataClientSettings{.group = y.group,
+                                   .node = y.node_id,
+                                   .trusted = std::move(trusted),
+                                   .max_zone_bytes = y.max_zone_bytes,
+                                   .timeout = y.request_timeout},
+            clock_, context.metrics);
+        applier_ = std::make_unique<Applier>(
+            ApplierSettings{.master = fmt::format("127.0.0.1:{}", listen->port),
+                            .apply_timeout = y.apply_timeout},
+            *data_client_, *api_, *dns_, *listener_, budget_, clock_,
+            [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); });
+        spdlog::info("syncer node={} instance={} consumer={} listener={}", y.node_id, instance_,
+                     durable, y.listen);
+    }
+
+    ~SyncerService() override { stop(); }
+
+    void start() override {
+        listener_->start();
+        for (int i = 0; i < settings_.syncer.workers; ++i) {
+            threads_.emplace_back([this](std::stop_token st) { workerLoop(st); });
+        }
+        threads_.emplace_back([this](std::stop_token st) { consumeLoop(st); });
+        threads_.emplace_back([this](std::stop_token st) { housekeepingLoop(st); });
+    }
+
+    void stop() override {
+        if (stopped_.exchange(true)) return;
+        for (auto& t : threads_) t.request_stop();
+        cv_.notify_all();
+        threads_.clear();
+        if (listener_) listener_->stop();
+        if (claim_) claim_->release();
+        consumer_.reset();  // never unsubscribes: the durable consumer survives
+        if (bus_) bus_->close();
+    }
+
+    common::HealthReport health() override {
+        common::HealthReport r;
+        r.details["node"] = settings_.syncer.node_id;
+        r.details["instance"] = instance_;
+        r.details["nats_connected"] = bus_->connected();
+        r.details["managed_zones"] = listener_->servedCount();
+        auto parked = parking_.all();
+        r.details["parked"] = nlohmann::json::array();
+        for (size_t i = 0; i < parked.size() && i < 100; ++i) {
+            r.details["parked"].push_back({{"zone", parked[i].zone},
+                                           {"op", common::toString(parked[i].op)},
+                                           {"attempts", parked[i].attempts},
+                                           {"last_error", parked[i].last_error}});
+        }
+        if (!parked.empty()) r.level = common::HealthLevel::Warn;
+        if (!bus_->connected() || claim_lost_) r.level = common::HealthLevel::Critical;
+        return r;
+    }
+
+private:
+    struct Slot {
+        bool busy = false;
+        bool queued = false;
+        std::optional<common::ZoneEvent> latest;
+        std::vector<DeliveryPtr> waiting;
+        std::vector<DeliveryPtr> in_flight;
+    };
+
+    void enqueue(const common::ZoneEvent& event, DeliveryPtr delivery, bool synthetic) {
+        {
+            std::lock_guard lock(mutex_);
+            auto& slot = slots_[event.zone];
+            if (!synthetic || !slot.latest) slot.latest = event;
+            if (delivery) slot.waiting.push_back(std::move(delivery));
+            if (!slot.busy && !slot.queued) {
+                slot.queued = true;
+                ready_.push_back(event.zone);
+            }
+        }
+        cv_.notify_one();
+    }
+
+    size_t outstanding() {
+        std::lock_guard lock(mutex_);
+        size_t n = 0;
+        for (const auto& [zone, slot] : slots_) n += slot.waiting.size() + slot.in_flight.size();
+        return n;
+    }
+
+    void consumeLoop(const std::stop_token& st) {
+        const auto prefix = "pdns.zones." + settings_.syncer.group + ".";
+        bool idle = true;
+        common::LogLimiter limiter(10s);
+        while (!st.stop_requested()) {
+            if (outstanding() >= static_cast<size_t>(settings_.syncer.max_ack_pending)) {
+                std::this_thread::sleep_for(20ms);
+                continue;
+            }
+            // Idle: one message, returned as soon as it arrives. Busy: sweep up what is pending.
+            auto batch = idle ? consumer_->fetch(1, 1000ms) : consumer_->fetch(64, 20ms);
+            if (!batch) {
+                metrics_.fetch_errors.inc();
+                if (limiter.allow()) spdlog::warn("cannot fetch zone events ({})", batch.error().message);
+                std::this_thread::sleep_for(250ms);
+                continue;
+            }
+            idle = batch->empty();
+            for (auto& d : *batch) {
+                DeliveryPtr delivery(std::move(d));
+                auto event = common::parseZoneEvent(delivery->message().data);
+                const auto& subject = delivery->message().subject;
+                auto subject_zone = subject.starts_with(prefix)
+                                        ? common::decodeZoneKey(std::string_view(subject).substr(prefix.size()))
+                                        : common::Result<std::string>(common::Error{});
+                if (!event || !subject_zone || *subject_zone != event->zone) {
+                    metrics_.malformed_events.inc();
+                    spdlog::error("terminating malformed zone event seq={} subject='{}' ({})",
+                                  delivery->streamSequence(), subject,
+                                  event ? "zone does not match subject" : event.error().message);
+                    (void)delivery->term();
+                    continue;
+                }
+                enqueue(*event, std::move(delivery), false);
+            }
+        }
+    }
+
+    void workerLoop(const std::stop_token& st) {
+        while (!st.stop_requested()) {
+            std::string zone;
+            common::ZoneEvent event;
+            {
+                std::unique_lock lock(mutex_);
+                cv_.wait_for(lock, 500ms, [&] { return !ready_.empty() || st.stop_requested(); });
+                if (ready_.empty() || st.stop_requested()) continue;
+                zone = ready_.front();
+                ready_.pop_front();
+                auto& slot = slots_[zone];
+                slot.queued = false;
+                slot.busy = true;
+                event = *slot.latest;
+                slot.latest.reset();
+                slot.in_flight = std::move(slot.waiting);
+                slot.waiting.clear();
+            }
+            process(event);
+            {
+                std::lock_guard lock(mutex_);
+                auto& slot = slots_[zone];
+                slot.busy = false;
+                slot.in_flight.clear();
+                if (slot.latest) {
+                    slot.queued = true;
+                    ready_.push_back(zone);
+                    cv_.notify_one();
+                } else if (slot.waiting.empty()) {
+                    slots_.erase(zone);
+                }
+            }
+        }
+    }
+
+    void process(const common::ZoneEvent& event) {
+        ApplyResult r;
+        static constexpr std::array<std::chrono::milliseconds, 2> kRetryDelays{250ms, 1000ms};
+        for (size_t attempt = 0;; ++attempt) {
+            try {
+                r = applier_->apply(event);
+            } catch (const std::exception& e) {
+                r = ApplyResult{.outcome = Outcome::Retry, .error = std::string("internal error: ") + e.what()};
+            }
+            if (r.outcome != Outcome::Retry || attempt >= kRetryDelays.size()) break;
+            spdlog::warn("zone '{}' {} failed, retrying ({})", event.zone, common::toString(event.op), r.error);
+            std::this_thread::sleep_for(kRetryDelays[attempt]);
+        }
+        metrics_.outcome(r.outcome).inc();
+        switch (r.outcome) {
+            case Outcome::Applied:
+                spdlog::info("zone '{}' serial {} applied in {} ms", event.zone, r.serial, r.took.count());
+                metrics_.apply_seconds.observe(std::chrono::duration<double>(r.took).count());
+                parking_.clear(event.zone);
+                break;
+            case Outcome::Deleted:
+                spdlog::info("zone '{}' deleted (absence verified)", event.zone);
+                parking_.clear(event.zone);
+                break;
+            case Outcome::Skipped:
+                parking_.clear(event.zone);
+                break;
+            case Outcome::Retry:
+            case Outcome::Park:
+                spdlog::error("zone '{}' {} not applied, parked ({})", event.zone,
+                              common::toString(event.op), r.error);
+                parking_.park(event.zone, event.op, r.error);
+                break;
+        }
+        settle(event.zone);
+        if (r.outcome != Outcome::Skipped) report(event, r);
+    }
+
+    // Acks every delivery taken up for this zone: its effect is proven, or it is parked (and the
+    // parking table, not a nak, carries the retry; naks would hold ack-pending slots).
+    void settle(const std::string& zone) {
+        std::vector<DeliveryPtr> done;
+        {
+            std::lock_guard lock(mutex_);
+            auto it = slots_.find(zone);
+            if (it != slots_.end()) done = it->second.in_flight;
+        }
+        for (auto& d : done) {
+            if (auto s = d->ack(); !s) spdlog::warn("cannot ack seq={} ({})", d->streamSequence(), s.error().message);
+        }
+        metrics_.parked.set(static_cast<double>(parking_.size()));
+        metrics_.served.set(static_cast<double>(listener_->servedCount()));
+    }
+
+    void report(const common::ZoneEvent& event, const ApplyResult& r) {
+        nlohmann::json j = {{"v", 1},
+                            {"zone", event.zone},
+                            {"serial", r.serial},
+                            {"apex", r.apex},
+                            {"op", std::string(toString(r.outcome))},
+                            {"apply_ms", r.took.count()}};
+        if (!r.error.empty()) j["error"] = r.error;
+        (void)bus_->publishCore("pdns.node." + settings_.syncer.node_id + ".applied", j.dump());
+    }
+
+    void housekeepingLoop(const std::stop_token& st) {
+        auto next_renew = std::chrono::steady_clock::now() + settings_.syncer.heartbeat;
+        auto next_keepalive = std::chrono::steady_clock::now() + settings_.syncer.ack_wait / 3;
+        while (!st.stop_requested()) {
+            std::this_thread::sleep_for(200ms);
+            const auto now = std::chrono::steady_clock::now();
+            for (const auto& p : parking_.takeDue()) {
+                enqueue(common::ZoneEvent{.zone = p.zone, .op = p.op, .serial = std::nullopt,
+                                          .apex = std::nullopt, .cause = common::EventCause::Resync,
+                                          .at = {}},
+                        nullptr, true);
+            }
+            if (now >= next_keepalive) {
+                next_keepalive = now + settings_.syncer.ack_wait / 3;
+                std::vector<DeliveryPtr> pending;
+                {
+                    std::lock_guard lock(mutex_);
+                    for (const auto& [zone, slot] : slots_) {
+                        pending.insert(pending.end(), slot.in_flight.begin(), slot.in_flight.end());
+                        pending.insert(pending.end(), slot.waiting.begin(), slot.waiting.end());
+                    }
+                }
+                for (auto& d : pending) (void)d->inProgress();
+            }
+            if (now >= next_renew) {
+                next_renew = now + settings_.syncer.heartbeat;
+                auto s = claim_->renew();
+                if (!s && s.error().code == "lost") {
+                    spdlog::critical("{}; stopping", s.error().message);
+                    claim_lost_ = true;
+                    ::kill(::getpid(), SIGTERM);
+                } else if (!s) {
+                    spdlog::warn("cannot renew the node claim ({})", s.error().message);
+                }
+            }
+        }
+    }
+
+    const Settings& settings_;
+    SyncerMetrics metrics_;
+    common::SystemClock clock_;
+    DeleteBudget budget_;
+    ParkingTable parking_;
+    std::string instance_;
+    std::unique_ptr<AxfrListener> listener_;
+    std::unique_ptr<common::HttpPdnsApi> api_;
+    std::unique_ptr<common::LdnsDnsClient> dns_;
+    std::unique_ptr<common::NatsBus> bus_;
+    std::unique_ptr<common::KeyValue> kv_;
+    std::unique_ptr<NodeClaim> claim_;
+    std::unique_ptr<common::PullConsumer> consumer_;
+    std::unique_ptr<ZoneDataClient> data_client_;
+    std::unique_ptr<Applier> applier_;
+
+    std::mutex mutex_;  // guards slots_ and ready_
+    std::condition_variable cv_;
+    std::map<std::string, Slot> slots_;
+    std::deque<std::string> ready_;
+
+    std::atomic<bool> claim_lost_{false};
+    std::atomic<bool> stopped_{false};
+    std::vector<std::jthread> threads_;
+};
+
+}  // namespace
+
+std::unique_ptr<common::Service> makeSyncerService(const Settings& settings,
+                                                   common::DaemonContext& context) {
+    return std::make_unique<SyncerService>(settings, context);
+}
+
+}  // namespace pdns_distribute::secondary_syncer

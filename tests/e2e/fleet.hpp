@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// A whole pdns-distribute deployment on loopback for scenario tests: nats-server, a primary
+// pdns_server with the zone-provider, api-proxy and health-checker, and N secondary pdns_server
+// each with its syncer. Everything runs on ephemeral ports in temp dirs.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+
+namespace pdns_distribute::e2e {
+
+struct HttpResult {
+    int status = 0;  ///< 0 when the request failed at the transport level
+    std::string body;
+    std::string error;
+};
+
+struct FleetOptions {
+    int secondaries = 2;
+    std::string canary_zone = "canary.pdd.test.";
+};
+
+class Fleet {
+public:
+    explicit Fleet(FleetOptions options = {});
+    ~Fleet();
+    Fleet(const Fleet&) = delete;
+    Fleet& operator=(const Fleet&) = delete;
+
+    /// Starts every server and daemon and waits until each is ready; creates the canary zone.
+    void start();
+    /// Stops the daemons with SIGTERM and returns false if any did not exit 0.
+    bool stopDaemons();
+
+    // --- the PowerDNS API -------------------------------------------------------------
+    /// Through the api-proxy over HTTPS (certificate checked against the generated one).
+    HttpResult api(const std::string& method, const std::string& path, const std::string& body = {});
+    /// Straight to the primary's own API port (bypassing the proxy).
+    HttpResult primaryApi(const std::string& method, const std::string& path,
+                          const std::string& body = {});
+    /// POST /zones through the proxy: a Native zone with an NS and the given extra rrsets.
+    HttpResult createZone(const std::string& zone, const nlohmann::json& rrsets = nlohmann::json::array(),
+                          bool dnssec = false);
+    /// PATCH one A rrset (replace) through the proxy.
+    HttpResult setA(const std::string& zone, const std::string& name, const std::vector<std::string>& ips);
+    HttpResult deleteZone(const std::string& zone);
+
+    // --- what DNS says ----------------------------------------------------------------
+    [[nodiscard]] std::optional<uint32_t> serial(const PdnsServer& server, const std::string& zone);
+    /// Waits until every secondary answers the zone's SOA with `serial`; returns false on timeout.
+    bool waitSerial(const std::string& zone, uint32_t serial, std::chrono::milliseconds timeout = 20s);
+    /// Waits until every secondary serves the same serial as the primary does now.
+    bool waitLikePrimary(const std::string& zone, std::chrono::milliseconds timeout = 20s);
+    /// Waits until no secondary serves the zone.
+    bool waitGone(const std::string& zone, std::chrono::milliseconds timeout = 20s);
+    /// The zone's AXFR as a set of normalised RR strings (RRSIG signature bytes left out: ECDSA
+    /// signatures differ on every signing; key tag, inception and expiry are kept).
+    [[nodiscard]] std::optional<std::multiset<std::string>> axfr(const PdnsServer& server,
+                                                                 const std::string& zone);
+
+    // --- processes ---------------------------------------------------------------------
+    void startSyncer(size_t i);
+    int stopSyncer(size_t i);
+    void startProvider(const std::string& server_id = "localhost");
+    int stopProvider();
+    /// Config file for an extra syncer with the given node id against secondary i.
+    std::string syncerConfig(size_t i, const std::string& node_id, int http_port, int listen_port);
+    /// GET on a daemon's loopback /health or /metrics.
+    HttpResult syncerHttp(size_t i, const std::string& path);
+
+    NatsServer nats;
+    PdnsServer primary;
+    std::vector<std::unique_ptr<PdnsServer>> secondaries;
+    ChildProcess provider;
+    ChildProcess proxy;
+    ChildProcess checker;
+    std::vector<std::unique_ptr<ChildProcess>> syncers;
+    TempDir dir;
+    FleetOptions options;
+    int proxy_port = 0;
+    std::vector<int> syncer_http_ports;
+    std::vector<int> syncer_listen_ports;
+    std::string secret_key_file;
+    std::string public_key_file;
+
+private:
+    void writeConfigs();
+    void startDaemon(ChildProcess& p, const std::string& binary, const std::string& config,
+                     const std::string& name);
+    int provider_http_port_ = 0;
+    int checker_http_port_ = 0;
+};
+
+/// Waits until GET http://127.0.0.1:<port>/health answers at all.
+bool waitHttpHealth(int port, std::chrono::milliseconds timeout);
+
+}  // namespace pdns_distribute::e2e

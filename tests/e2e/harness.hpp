@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// End-to-end harness: RAII child processes, temp dirs, ephemeral ports, waiters, and wrappers
+// that run a real nats-server (JetStream) and pdns_server (sqlite3 backend) on loopback.
+//
+// Every ChildProcess is SIGTERMed then SIGKILLed by its destructor, so a failed ASSERT leaks
+// nothing; when the current test has failed, the destructor prints the process's log tail.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <csignal>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pdns_distribute::e2e {
+
+using namespace std::chrono_literals;
+
+using EnvVars = std::vector<std::pair<std::string, std::string>>;
+
+/// A directory made with mkdtemp under $TMPDIR (or /tmp), removed with its contents in the
+/// destructor unless the environment variable PDD_KEEP_TMP is set.
+class TempDir {
+public:
+    explicit TempDir(const std::string& prefix = "pdd-e2e");
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    [[nodiscard]] const std::string& path() const { return path_; }
+    /// path()/name
+    [[nodiscard]] std::string file(const std::string& name) const { return path_ + "/" + name; }
+    /// Writes `content` to path()/name with the given mode; returns the full path.
+    std::string writeFile(const std::string& name, const std::string& content,
+                          int mode = 0644) const;
+
+private:
+    std::string path_;
+};
+
+/// A child process whose stdout and stderr go to a log file (appended, so restarts keep the
+/// history). Not movable: the process registry keeps its address.
+class ChildProcess {
+public:
+    ChildProcess() = default;
+    ~ChildProcess();
+    ChildProcess(const ChildProcess&) = delete;
+    ChildProcess& operator=(const ChildProcess&) = delete;
+
+    /// Starts argv[0] (searched in PATH when it has no '/') with the current environment plus
+    /// `env`. `name` labels the log dump (defaults to argv[0]). Throws std::runtime_error if the
+    /// process is already running or cannot be started.
+    void start(std::vector<std::string> argv, const EnvVars& env, std::string log_path,
+               std::string name = {});
+
+    [[nodiscard]] pid_t pid() const { return pid_; }
+    /// True while the process has not exited (reaps it when it has).
+    [[nodiscard]] bool running();
+    /// SIGTERM, wait up to `deadline`, then SIGKILL. Returns the exit status: the exit code when
+    /// the process exited, 128 + signal when a signal ended it, -1 if it was never started.
+    int stop(std::chrono::milliseconds deadline = 10s);
+    /// Sends `sig`; for SIGKILL also waits for the process to be gone. Fault-injection helper.
+    void kill(int sig = SIGKILL);
+    /// Waits up to `deadline` for the process to exit on its own; its status, or nullopt.
+    std::optional<int> waitExit(std::chrono::milliseconds deadline);
+    /// Exit status of the last run once it has ended (see stop()).
+    [[nodiscard]] std::optional<int> exitStatus() const { return exit_status_; }
+
+    [[nodiscard]] std::string logTail(size_t lines = 40) const;
+    [[nodiscard]] const std::string& logPath() const { return log_path_; }
+    [[nodiscard]] const std::string& name() const { return name_; }
+    /// Prints the log tail to stderr once (used when a test failed).
+    void dumpLog(size_t lines = 40);
+
+private:
+    bool reap(bool block);
+
+    pid_t pid_ = -1;
+    std::optional<int> exit_status_;
+    std::string log_path_;
+    std::string name_;
+    bool dumped_ = false;
+    bool registered_ = false;
+};
+
+/// Prints the log tail of every live ChildProcess if the current gtest test has failed.
+/// ChildProcess destructors do the same for themselves; call this at a point where processes
+/// are still alive to see their logs first.
+void dumpLogsIfFailed(size_t lines = 40);
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0).
+[[nodiscard]] int freeTcpPort();
+/// A port free for both TCP and UDP on 127.0.0.1 (for DNS servers).
+[[nodiscard]] int freeDnsPort();
+
+/// Polls `condition` every `poll` until it is true (returns true) or `deadline` passes.
+bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds deadline,
+               std::chrono::milliseconds poll = 10ms);
+
+struct CommandResult {
+    int exit_code = -1;  ///< exit code, 128 + signal, or -1 when it timed out (and was killed)
+    std::string out;     ///< stdout
+    std::string err;     ///< stderr
+};
+
+/// Runs a command to completion (argv[0] searched in PATH), capturing stdout and stderr.
+CommandResult runCommand(const std::vector<std::string>& argv,
+                         std::chrono::milliseconds timeout = 30s);
+
+/// Path of one of our daemons in the build tree, e.g. daemonBinary("pdns-api-proxy").
+[[nodiscard]] std::string daemonBinary(const std::string& name);
+
+/// Random lowercase hex string of `bytes` random bytes.
+[[nodiscard]] std::string randomHex(size_t bytes = 16);
+
+/// nats-server with JetStream on a temp store, on 127.0.0.1, with a monitoring port.
+class NatsServer {
+public:
+    explicit NatsServer(std::string name = "nats-server");
+    ~NatsServer();
+    NatsServer(const NatsServer&) = delete;
+    NatsServer& operator=(const NatsServer&) = delete;
+
+    /// Config file text (e.g. an authorization block) passed with -c; set before start().
+    void setConfig(const std::string& text);
+    /// Starts and waits until it accepts connections and JetStream is ready. The first start
+    /// picks ports (retrying on a clash); later starts reuse the same ports and store.
+    void start(std::chrono::milliseconds ready_deadline = 15s);
+    int stop(std::chrono::milliseconds deadline = 10s);
+    void kill();
+    [[nodiscard]] bool ready() const;
+
+    [[nodiscard]] std::string url() const;
+    [[nodiscard]] int port() const { return port_; }
+    [[nodiscard]] int monitorPort() const { return monitor_port_; }
+    [[nodiscard]] const TempDir& dir() const { return dir_; }
+    ChildProcess& process() { return process_; }
+
+private:
+    bool launch(std::chrono::milliseconds ready_deadline);
+
+    std::string name_;
+    TempDir dir_;
+    ChildProcess process_;
+    std::string config_path_;
+    int port_ = 0;
+    int monitor_port_ = 0;
+};
+
+enum class PdnsRole { Primary, Secondary };
+
+struct PdnsOptions {
+    PdnsRole role = PdnsRole::Primary;
+    bool listen_ipv6 = false;                 ///< also listen on ::1
+    std::vector<std::string> extra_settings;  ///< pdns.conf lines appended verbatim
+    std::string name;                         ///< log label; defaults to the role
+};
+
+/// pdns_server 4.7 with the gsqlite3 backend (DNSSEC enabled), the API and webserver on
+/// loopback, everything in a temp dir.
+class PdnsServer {
+public:
+    explicit PdnsServer(PdnsOptions options = {});
+    ~PdnsServer();
+    PdnsServer(const PdnsServer&) = delete;
+    PdnsServer& operator=(const PdnsServer&) = delete;
+
+    /// Appends a pdns.conf line; takes effect at the next start().
+    void addSetting(const std::string& line);
+    /// Starts and waits until GET /api/v1/servers/localhost answers 200. The first start picks
+    /// ports (retrying on a clash); later starts reuse them and the database.
+    void start(std::chrono::milliseconds ready_deadline = 20s);
+    int stop(std::chrono::milliseconds deadline = 10s);
+    void kill();
+    [[nodiscard]] bool ready() const;
+
+    [[nodiscard]] int dnsPort() const { return dns_port_; }
+    [[nodiscard]] int webPort() const { return web_port_; }
+    [[nodiscard]] std::string apiUrl() const;
+    [[nodiscard]] const std::string& apiKey() const { return api_key_; }
+    /// The API key in a 0600 file in the temp dir (for our daemons' config).
+    [[nodiscard]] std::string apiKeyFile() const;
+    [[nodiscard]] const std::string& configDir() const { return dir_.path(); }
+    [[nodiscard]] std::string databasePath() const { return dir_.file("pdns.sqlite3"); }
+    /// Runs `pdnsutil --config-dir=<dir> args...`.
+    CommandResult pdnsutil(const std::vector<std::string>& args,
+                           std::chrono::milliseconds timeout = 30s) const;
+    /// Runs `dig @127.0.0.1 -p <port> args... +time=2 +tries=1`.
+    CommandResult dig(const std::vector<std::string>& args) const;
+    ChildProcess& process() { return process_; }
+
+private:
+    void writeConfig() const;
+    bool launch(std::chrono::milliseconds ready_deadline);
+
+    PdnsOptions options_;
+    TempDir dir_;
+    ChildProcess process_;
+    std::string api_key_;
+    int dns_port_ = 0;
+    int web_port_ = 0;
+    bool database_created_ = false;
+};
+
+}  // namespace pdns_distribute::e2e

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <pdns_distribute/common/pdns_api.hpp>
+
+namespace pdns_distribute::common {
+namespace {
+
+using nlohmann::json;
+
+// Verbatim shapes from pdns 4.7.3 (Debian 12).
+constexpr const char* kGetZoneSlave = R"({"account": "pdns-distribute", "api_rectify": false,
+  "catalog": "", "dnssec": false, "edited_serial": 0, "id": "sec.example.", "kind": "Slave",
+  "last_check": 0, "master_tsig_key_ids": [], "masters": ["127.0.0.1:5300"],
+  "name": "sec.example.", "notified_serial": 0, "nsec3narrow": false, "nsec3param": "",
+  "serial": 0, "slave_tsig_key_ids": ["k1."], "soa_edit": "NONE", "soa_edit_api": "DEFAULT",
+  "url": "/api/v1/servers/localhost/zones/sec.example."})";
+
+constexpr const char* kListDnssecTrue = R"([{"account": "", "catalog": "", "dnssec": true,
+  "edited_serial": 2026112602, "id": "0=2F26.2.0.192.in-addr.arpa.", "kind": "Native",
+  "last_check": 0, "masters": [], "name": "0/26.2.0.192.in-addr.arpa.", "notified_serial": 0,
+  "serial": 2026112601,
+  "url": "/api/v1/servers/localhost/zones/0=2F26.2.0.192.in-addr.arpa."}])";
+
+constexpr const char* kListDnssecFalse = R"([{"account": "pdns-distribute", "catalog": "",
+  "id": "sec.example.", "kind": "Slave", "last_check": 0, "masters": ["127.0.0.1:5300"],
+  "name": "sec.example.", "notified_serial": 0, "serial": 0,
+  "url": "/api/v1/servers/localhost/zones/sec.example."}])";
+
+TEST(ParsePdnsZone, GetZoneSlave_AllFields) {
+    auto z = parsePdnsZone(json::parse(kGetZoneSlave));
+    ASSERT_TRUE(z) << z.error().message;
+    EXPECT_EQ(z->id, "sec.example.");
+    EXPECT_EQ(z->name, "sec.example.");
+    EXPECT_EQ(z->kind, "Slave");
+    EXPECT_EQ(z->account, "pdns-distribute");
+    EXPECT_EQ(z->masters, std::vector<std::string>{"127.0.0.1:5300"});
+    EXPECT_EQ(z->serial, 0U);
+    ASSERT_TRUE(z->edited_serial);
+    EXPECT_EQ(*z->edited_serial, 0U);
+    EXPECT_FALSE(z->dnssec);
+    EXPECT_EQ(z->soa_edit, "NONE");
+    EXPECT_EQ(z->tsig_master_key_ids, std::vector<std::string>{"k1."});
+}
+
+TEST(ParsePdnsZone, ListingWithDnssec_EditedSerialDiffersFromSerial) {
+    const auto list = json::parse(kListDnssecTrue);
+    auto z = parsePdnsZone(list.at(0));
+    ASSERT_TRUE(z) << z.error().message;
+    EXPECT_EQ(z->id, "0=2F26.2.0.192.in-addr.arpa.");
+    EXPECT_EQ(z->name, "0/26.2.0.192.in-addr.arpa.");
+    EXPECT_EQ(z->kind, "Native");
+    EXPECT_EQ(z->serial, 2026112601U);
+    ASSERT_TRUE(z->edited_serial);
+    EXPECT_EQ(*z->edited_serial, 2026112602U);
+    EXPECT_TRUE(z->dnssec);
+    EXPECT_TRUE(z->masters.empty());
+}
+
+TEST(ParsePdnsZone, ListingWithoutDnssec_NoEditedSerial) {
+    auto z = parsePdnsZone(json::parse(kListDnssecFalse).at(0));
+    ASSERT_TRUE(z) << z.error().message;
+    EXPECT_FALSE(z->edited_serial);
+    EXPECT_FALSE(z->dnssec);
+    EXPECT_TRUE(z->soa_edit.empty());
+    EXPECT_TRUE(z->tsig_master_key_ids.empty());
+}
+
+TEST(ParsePdnsZone, UpperCaseName_Canonicalised) {
+    auto j = json::parse(kGetZoneSlave);
+    j["name"] = "SEC.Example";
+    auto z = parsePdnsZone(j);
+    ASSERT_TRUE(z);
+    EXPECT_EQ(z->name, "sec.example.");
+}
+
+TEST(ParsePdnsZone, MaxSerial_Accepted) {
+    auto j = json::parse(kGetZoneSlave);
+    j["serial"] = 4294967295U;
+    auto z = parsePdnsZone(j);
+    ASSERT_TRUE(z);
+    EXPECT_EQ(z->serial, 4294967295U);
+}
+
+TEST(ParsePdnsZone, NullEditedSerial_Absent) {
+    auto j = json::parse(kGetZoneSlave);
+    j["edited_serial"] = nullptr;
+    auto z = parsePdnsZone(j);
+    ASSERT_TRUE(z);
+    EXPECT_FALSE(z->edited_serial);
+}
+
+class ParsePdnsZoneMissing : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ParsePdnsZoneMissing, RequiredField_Malformed) {
+    auto j = json::parse(kGetZoneSlave);
+    j.erase(GetParam());
+    auto z = parsePdnsZone(j);
+    ASSERT_FALSE(z);
+    EXPECT_EQ(z.error().code, "malformed");
+    EXPECT_NE(z.error().message.find(GetParam()), std::string::npos) << z.error().message;
+}
+
+INSTANTIATE_TEST_SUITE_P(Required, ParsePdnsZoneMissing, ::testing::Values("id", "name", "kind"));
+
+struct WrongType {
+    const char* field;
+    json value;
+};
+
+class ParsePdnsZoneWrongType : public ::testing::TestWithParam<WrongType> {};
+
+TEST_P(ParsePdnsZoneWrongType, Field_Malformed) {
+    auto j = json::parse(kGetZoneSlave);
+    j[GetParam().field] = GetParam().value;
+    auto z = parsePdnsZone(j);
+    ASSERT_FALSE(z) << GetParam().field;
+    EXPECT_EQ(z.error().code, "malformed");
+    EXPECT_NE(z.error().message.find(GetParam().field), std::string::npos) << z.error().message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Types, ParsePdnsZoneWrongType,
+    ::testing::Values(WrongType{"id", 5}, WrongType{"name", json::array()}, WrongType{"kind", true},
+                      WrongType{"account", 1}, WrongType{"masters", "127.0.0.1"},
+                      WrongType{"masters", json::array({1})}, WrongType{"serial", "1"},
+                      WrongType{"serial", -1}, WrongType{"serial", 4294967296LL},
+                      WrongType{"serial", 1.5}, WrongType{"edited_serial", "2"},
+                      WrongType{"dnssec", "true"}, WrongType{"soa_edit", 0},
+                      WrongType{"slave_tsig_key_ids", "k1."}));
+
+TEST(ParsePdnsZone, BadName_Malformed) {
+    auto j = json::parse(kGetZoneSlave);
+    j["name"] = "a..example.";
+    auto z = parsePdnsZone(j);
+    ASSERT_FALSE(z);
+    EXPECT_EQ(z.error().code, "malformed");
+}
+
+TEST(ParsePdnsZone, NotAnObject_Malformed) {
+    auto z = parsePdnsZone(json::array());
+    ASSERT_FALSE(z);
+    EXPECT_EQ(z.error().code, "malformed");
+}
+
+// ---- HttpPdnsApi construction (no network involved) ----
+
+class HttpPdnsApiConstruction : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("pdd-pdns-api-test-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        std::filesystem::create_directories(dir_);
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    std::string writeKey(const std::string& content) {
+        const auto path = dir_ / "api.key";
+        std::ofstream(path) << content;
+        return path.string();
+    }
+
+    std::filesystem::path dir_;
+};
+
+TEST_F(HttpPdnsApiConstruction, KeyFileWithNewline_Accepted) {
+    PdnsApiSettings s;
+    s.api_key_file = writeKey("  secret\n");
+    EXPECT_NO_THROW(HttpPdnsApi{s});
+}
+
+TEST_F(HttpPdnsApiConstruction, MissingKeyFile_ThrowsNamingFileAndCause) {
+    PdnsApiSettings s;
+    s.api_key_file = (dir_ / "nope.key").string();
+    try {
+        HttpPdnsApi api{s};
+        FAIL() << "no exception";
+    } catch (const std::runtime_error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(s.api_key_file), std::string::npos) << what;
+        EXPECT_NE(what.find("No such file"), std::string::npos) << what;
+    }
+}
+
+TEST_F(HttpPdnsApiConstruction, EmptyKeyFile_Throws) {
+    PdnsApiSettings s;
+    s.api_key_file = writeKey(" \n");
+    EXPECT_THROW(HttpPdnsApi{s}, std::runtime_error);
+}
+
+TEST_F(HttpPdnsApiConstruction, MultiLineKey_ThrowsWithoutKey) {
+    PdnsApiSettings s;
+    s.api_key_file = writeKey("topsecret\nmore\n");
+    try {
+        HttpPdnsApi api{s};
+        FAIL() << "no exception";
+    } catch (const std::runtime_error& e) {
+        EXPECT_EQ(std::string(e.what()).find("topsecret"), std::string::npos);
+    }
+}
+
+TEST_F(HttpPdnsApiConstruction, NoKeyFileConfigured_Throws) {
+    PdnsApiSettings s;
+    EXPECT_THROW(HttpPdnsApi{s}, std::runtime_error);
+}
+
+TEST_F(HttpPdnsApiConstruction, Urls) {
+    PdnsApiSettings s;
+    s.api_key_file = writeKey("k");
+    for (const char* good : {"http://127.0.0.1:8081", "https://pdns.example:443/",
+                             "http://[::1]:8081", "http://host/prefix/"}) {
+        s.url = good;
+        EXPECT_NO_THROW(HttpPdnsApi{s}) << good;
+    }
+    for (const char* bad : {"", "127.0.0.1:8081", "ftp://host", "http://", "http://host?x=1"}) {
+        s.url = bad;
+        EXPECT_THROW(HttpPdnsApi{s}, std::runtime_error) << bad;
+    }
+}
+
+}  // namespace
+}  // namespace pdns_distribute::common

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "applier.hpp"
+
+#include <map>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "config.hpp"
+#include "fake_pdns_api.hpp"
+#include "manual_clock.hpp"
+
+namespace pdns_distribute::secondary_syncer {
+namespace {
+
+using namespace std::chrono_literals;
+using common::ManifestStatus;
+
+constexpr auto kMaster = "127.0.0.1:5300";
+
+class FakeData final : public ZoneDataSource {
+public:
+    std::map<std::string, common::Result<FetchedZone>> answers;
+    int fetches = 0;
+    common::Result<FetchedZone> fetch(const std::string& zone) override {
+        ++fetches;
+        auto it = answers.find(zone);
+        if (it == answers.end()) return common::Error{.message = "no reply", .code = "unavailable"};
+        return it->second;
+    }
+};
+
+// The listener and the local pdns's DNS side: a retrieve "transfers" whatever body is served
+// (if transfers work) and the probe then answers with that body's apex.
+class FakeLocalServer final : public TransferServer, public common::ApexProbe {
+public:
+    explicit FakeLocalServer(testing::ManualClock& clock) : clock_(clock) {}
+    bool transfers_work = true;
+    std::optional<std::string> served_apex_override;
+    std::map<std::string, std::shared_ptr<const ServedBody>> bodies;
+    std::map<std::string, std::string> completed;  // zone -> digest transferred
+
+    void onRetrieve(const std::string& zone) {
+        if (!transfers_work) return;
+        auto it = bodies.find(zone);
+        if (it != bodies.end()) completed[zone] = it->second->digest;
+    }
+    void serve(std::shared_ptr<const ServedBody> body) override { bodies[body->zone] = std::move(body); }
+    void withdraw(const std::string& zone) override { bodies.erase(zone); }
+    bool serves(const std::string& zone) const override { return bodies.contains(zone); }
+    size_t servedCount() const override { return bodies.size(); }
+    TransferWait waitForTransfer(const std::string& zone, const std::string& digest,
+                                 std::chrono::steady_clock::time_point,
+                                 std::chrono::steady_clock::time_point start_deadline,
+                                 std::chrono::steady_clock::time_point) override {
+        auto it = completed.find(zone);
+        if (it != completed.end() && it->second == digest) return TransferWait::Completed;
+        clock_.advance(start_deadline - clock_.steady());
+        return TransferWait::NotStarted;
+    }
+    common::Result<common::ApexFingerprint> apex(std::string_view zone) override {
+        auto it = completed.find(std::string(zone));
+        if (it == completed.end()) return common::Error{.message = "REFUSED", .code = "not-served"};
+        return fingerprint_for_digest.at(it->second);
+    }
+    // What the local pdns serves after transferring a body with that digest.
+    std::map<std::string, common::ApexFingerprint> fingerprint_for_digest;
+
+private:
+    testing::ManualClock& clock_;
+};
+
+class ApplierTest : public ::testing::Test {
+protected:
+    ApplierTest()
+        : local_(clock_),
+          budget_(clock_, 10min, 2, 0),
+          applier_(ApplierSettings{.master = kMaster, .apply_timeout = 5s}, data_, api_, local_, local_,
+                   budget_, clock_, [this](std::chrono::milliseconds d) { clock_.advance(d); }) {
+        api_.on_retrieve = [this](const std::string& zone) { local_.onRetrieve(zone); };
+    }
+
+    // A present answer whose apex the fake local server will report after a transfer.
+    FetchedZone present(const std::string& zone, uint32_t serial) {
+        common::ApexFingerprint f;
+        f.serial = serial;
+        const auto digest = "digest-" + zone + std::to_string(serial);
+        local_.fingerprint_for_digest[digest] = f;
+        FetchedZone z;
+        z.manifest.zone = zone;
+        z.manifest.status = ManifestStatus::Present;
+        z.manifest.serial = serial;
+        z.manifest.apex = f.hex();
+        z.manifest.digest = digest;
+        z.body = common::ZoneBody{.bytes = {std::byte{1}, std::byte{2}}, .rr_count = 1, .serial = serial};
+        return z;
+    }
+    static FetchedZone answer(const std::string& zone, ManifestStatus status, std::string reason = {}) {
+        FetchedZone z;
+        z.manifest.zone = zone;
+        z.manifest.status = status;
+        z.manifest.reason = std::move(reason);
+        return z;
+    }
+    static common::ZoneEvent event(const std::string& zone, common::ZoneOp op) {
+        return common::ZoneEvent{.zone = zone, .op = op, .serial = std::nullopt, .apex = std::nullopt,
+                                 .cause = common::EventCause::Api, .at = {}};
+    }
+    void addManaged(const std::string& zone) {
+        common::PdnsZoneInfo z;
+        z.name = zone;
+        z.kind = "Slave";
+        z.account = std::string(kManagedAccount);
+        z.masters = {kMaster};
+        api_.addZone(z);
+    }
+
+    testing::ManualClock clock_;
+    testing::FakePdnsApi api_;
+    FakeData data_;
+    FakeLocalServer local_;
+    DeleteBudget budget_;
+    Applier applier_;
+};
+
+TEST_F(ApplierTest, Upsert_NewZone_CreatesManagedSlaveZoneAndProvesIt) {
+    data_.answers.emplace("example.org.", present("example.org.", 7));
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Upsert));
+    ASSERT_EQ(r.outcome, Outcome::Applied) << r.error;
+    EXPECT_EQ(r.serial, 7u);
+    const auto z = api_.zone("example.org.");
+    ASSERT_TRUE(z);
+    EXPECT_EQ(z->kind, "Slave");
+    EXPECT_EQ(z->account, kManagedAccount);
+    EXPECT_EQ(z->masters, std::vector<std::string>{kMaster});
+    EXPECT_TRUE(local_.serves("example.org."));
+    EXPECT_EQ(api_.count("axfrRetrieve"), 1);
+    EXPECT_GE(api_.count("flushCache"), 1);
+}
+
+TEST_F(ApplierTest, Upsert_UnmanagedLocalZone_ParksWithoutTouchingIt) {
+    common::PdnsZoneInfo mine;
+    mine.name = "example.org.";
+    mine.kind = "Native";
+    mine.account = "operator";
+    api_.addZone(mine);
+    data_.answers.emplace("example.org.", present("example.org.", 7));
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Upsert));
+    EXPECT_EQ(r.outcome, Outcome::Park);
+    EXPECT_NE(r.error.find("name clash"), std::string::npos);
+    EXPECT_EQ(api_.count("updateSecondaryZone"), 0);
+    EXPECT_EQ(api_.count("axfrRetrieve"), 0);
+    EXPECT_EQ(api_.zone("example.org.")->kind, "Native");
+}
+
+TEST_F(ApplierTest, Upsert_AbsentAnswer_ParksAndNeverDeletes) {
+    addManaged("example.org.");
+    data_.answers.emplace("example.org.", answer("example.org.", ManifestStatus::Absent, "proof"));
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Upsert));
+    EXPECT_EQ(r.outcome, Outcome::Park);
+    EXPECT_EQ(api_.count("deleteZone"), 0);
+    EXPECT_TRUE(api_.has("example.org."));
+}
+
+TEST_F(ApplierTest, Delete_VerifiedAbsence_DeletesAndWithdraws) {
+    data_.answers.emplace("example.org.", present("example.org.", 1));
+    ASSERT_EQ(applier_.apply(event("example.org.", common::ZoneOp::Upsert)).outcome, Outcome::Applied);
+    data_.answers.insert_or_assign("example.org.", answer("example.org.", ManifestStatus::Absent, "proof"));
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Delete));
+    EXPECT_EQ(r.outcome, Outcome::Deleted) << r.error;
+    EXPECT_FALSE(api_.has("example.org."));
+    EXPECT_FALSE(local_.serves("example.org."));
+}
+
+TEST_F(ApplierTest, Delete_ProviderError_KeepsZoneAndParksWithReason) {
+    addManaged("example.org.");
+    data_.answers.emplace("example.org.",
+                          answer("example.org.", ManifestStatus::Error, "canary zone missing"));
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Delete));
+    EXPECT_EQ(r.outcome, Outcome::Park);
+    EXPECT_NE(r.error.find("canary zone missing"), std::string::npos);
+    EXPECT_EQ(api_.count("deleteZone"), 0);
+    EXPECT_TRUE(api_.has("example.org."));
+}
+
+TEST_F(ApplierTest, Delete_ProviderUnreachable_KeepsZoneAndRetries) {
+    addManaged("example.org.");
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Delete));
+    EXPECT_EQ(r.outcome, Outcome::Retry);
+    EXPECT_EQ(api_.count("deleteZone"), 0);
+}
+
+TEST_F(ApplierTest, Delete_PresentAnswer_AppliedAsUpsert) {
+    addManaged("example.org.");
+    data_.answers.emplace("example.org.", present("example.org.", 9));
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Delete));
+    EXPECT_EQ(r.outcome, Outcome::Applied);
+    EXPECT_TRUE(api_.has("example.org."));
+}
+
+TEST_F(ApplierTest, Delete_UnmanagedLocalZone_NeverDeleted) {
+    common::PdnsZoneInfo mine;
+    mine.name = "example.org.";
+    mine.kind = "Native";
+    mine.account = "";
+    api_.addZone(mine);
+    data_.answers.emplace("example.org.", answer("example.org.", ManifestStatus::Absent, "proof"));
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Delete));
+    EXPECT_EQ(r.outcome, Outcome::Park);
+    EXPECT_TRUE(api_.has("example.org."));
+}
+
+TEST_F(ApplierTest, Delete_BudgetExhausted_ParksFurtherDeletions) {
+    for (const auto* z : {"a.test.", "b.test.", "c.test."}) {
+        addManaged(z);
+        data_.answers.emplace(z, answer(z, ManifestStatus::Absent, "proof"));
+    }
+    EXPECT_EQ(applier_.apply(event("a.test.", common::ZoneOp::Delete)).outcome, Outcome::Deleted);
+    EXPECT_EQ(applier_.apply(event("b.test.", common::ZoneOp::Delete)).outcome, Outcome::Deleted);
+    const auto r = applier_.apply(event("c.test.", common::ZoneOp::Delete));
+    EXPECT_EQ(r.outcome, Outcome::Park);
+    EXPECT_TRUE(api_.has("c.test."));
+    clock_.advance(11min);
+    EXPECT_EQ(applier_.apply(event("c.test.", common::ZoneOp::Delete)).outcome, Outcome::Deleted);
+}
+
+TEST_F(ApplierTest, Delete_ZoneNotHeld_SkippedWithoutFetching) {
+    const auto r = applier_.apply(event("gone.test.", common::ZoneOp::Delete));
+    EXPECT_EQ(r.outcome, Outcome::Skipped);
+    EXPECT_EQ(data_.fetches, 0);
+}
+
+TEST_F(ApplierTest, Upsert_RefusedData_ParksWithoutTouchingPdns) {
+    data_.answers.emplace("example.org.",
+                          common::Error{.message = "zone data refused (bad-signature)", .code = "refused"});
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Upsert));
+    EXPECT_EQ(r.outcome, Outcome::Park);
+    EXPECT_EQ(api_.count("createSecondaryZone"), 0);
+    EXPECT_EQ(api_.count("axfrRetrieve"), 0);
+    EXPECT_FALSE(local_.serves("example.org."));
+}
+
+TEST_F(ApplierTest, Upsert_TransferNeverStarts_ReissuesRetrieveThenRetries) {
+    local_.transfers_work = false;
+    data_.answers.emplace("example.org.", present("example.org.", 3));
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Upsert));
+    EXPECT_EQ(r.outcome, Outcome::Retry);
+    EXPECT_GE(api_.count("axfrRetrieve"), 2);
+}
+
+TEST_F(ApplierTest, Upsert_LocalApexDiffers_NotAcknowledgedAsApplied) {
+    data_.answers.emplace("example.org.", present("example.org.", 3));
+    common::ApexFingerprint other;
+    other.serial = 2;
+    local_.fingerprint_for_digest["digest-example.org.3"] = other;
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Upsert));
+    EXPECT_EQ(r.outcome, Outcome::Retry);
+    EXPECT_NE(r.error.find("does not serve"), std::string::npos);
+}
+
+TEST_F(ApplierTest, Upsert_SameSerialAndApexRecentlyVerified_Skipped) {
+    auto z = present("example.org.", 5);
+    const auto apex = z.manifest.apex;
+    data_.answers.emplace("example.org.", z);
+    ASSERT_EQ(applier_.apply(event("example.org.", common::ZoneOp::Upsert)).outcome, Outcome::Applied);
+    auto e = event("example.org.", common::ZoneOp::Upsert);
+    e.serial = 5;
+    e.apex = apex;
+    EXPECT_EQ(applier_.apply(e).outcome, Outcome::Skipped);
+    e.cause = common::EventCause::Resync;
+    EXPECT_EQ(applier_.apply(e).outcome, Outcome::Applied);
+    e.cause = common::EventCause::Api;
+    clock_.advance(2h);
+    EXPECT_EQ(applier_.apply(e).outcome, Outcome::Applied);
+}
+
+TEST(DeleteBudget, Percentage_AboveMinimum_Applies) {
+    testing::ManualClock clock;
+    DeleteBudget budget(clock, 10min, 1, 5);
+    int taken = 0;
+    while (budget.tryTake(1000)) ++taken;
+    EXPECT_EQ(taken, 50);
+}
+
+}  // namespace
+}  // namespace pdns_distribute::secondary_syncer
