@@ -20,7 +20,8 @@ public:
         common::StreamSettings stream;
         stream.replicas = settings.stream_replicas;
         if (auto s = bus_->ensureStream(stream); !s) {
-            throw std::runtime_error("cannot create stream 'PDNS_ZONES' (" + s.error().message + ")");
+            throw std::runtime_error("cannot create stream 'PDNS_ZONES' (" + s.error().message +
+                                     ")");
         }
         spdlog::info("health-checker connected; stream 'PDNS_ZONES' ready");
     }

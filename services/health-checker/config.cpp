@@ -13,8 +13,8 @@ Settings readSettings(common::ConfigSection root) {
         c.fail("group", "must match [A-Za-z0-9_-]{1,64} and not be 'x'");
     }
     auto st = root.section("stream", "the PDNS_ZONES stream");
-    s.stream_replicas = static_cast<int>(
-        st.getInt("replicas", s.stream_replicas, "JetStream replicas (1, or 3 on a cluster)", 1, 5));
+    s.stream_replicas = static_cast<int>(st.getInt(
+        "replicas", s.stream_replicas, "JetStream replicas (1, or 3 on a cluster)", 1, 5));
     s.nats = common::readNatsSettings(root.section("nats", "NATS connection"));
     return s;
 }

@@ -27,8 +27,8 @@ bool DeleteBudget::tryTake(size_t managed_zones) {
     const auto now = clock_.steady();
     auto taken = taken_.lock();
     while (!taken->empty() && now - taken->front() >= window_) taken->pop_front();
-    const auto allowed = std::max<int64_t>(
-        min_, static_cast<int64_t>(managed_zones) * percent_ / 100);
+    const auto allowed =
+        std::max<int64_t>(min_, static_cast<int64_t>(managed_zones) * percent_ / 100);
     if (static_cast<int64_t>(taken->size()) >= allowed) return false;
     taken->push_back(now);
     return true;
@@ -63,7 +63,8 @@ Applier::Applier(ApplierSettings settings, ZoneDataSource& data, common::PdnsApi
       sleep_(std::move(sleeper)) {}
 
 bool Applier::recentlyVerified(const common::ZoneEvent& e) {
-    if (e.cause == common::EventCause::Resync || e.cause == common::EventCause::Policy) return false;
+    if (e.cause == common::EventCause::Resync || e.cause == common::EventCause::Policy)
+        return false;
     if (!e.serial || !e.apex) return false;
     auto v = verified_.lock();
     auto it = v->find(e.zone);
@@ -102,8 +103,8 @@ ApplyResult Applier::apply(const common::ZoneEvent& event) {
                 }
                 break;
             case ManifestStatus::Error:
-                r = fail(Outcome::Park, "the zone-provider answered an error: " +
-                                            fetched->manifest.reason);
+                r = fail(Outcome::Park,
+                         "the zone-provider answered an error: " + fetched->manifest.reason);
                 break;
         }
     }

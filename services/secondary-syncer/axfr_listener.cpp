@@ -216,10 +216,10 @@ std::shared_ptr<const ServedBody> AxfrListener::find(const std::string& zone) co
     return it == bodies_.end() ? nullptr : it->second;
 }
 
-TransferWait AxfrListener::waitForTransfer(const std::string& zone, const std::string& digest,
-                                           std::chrono::steady_clock::time_point after,
-                                           std::chrono::steady_clock::time_point start_deadline,
-                                           std::chrono::steady_clock::time_point complete_deadline) {
+TransferWait AxfrListener::waitForTransfer(
+    const std::string& zone, const std::string& digest, std::chrono::steady_clock::time_point after,
+    std::chrono::steady_clock::time_point start_deadline,
+    std::chrono::steady_clock::time_point complete_deadline) {
     std::unique_lock lock(mutex_);
     for (;;) {
         bool started = false;
@@ -235,8 +235,10 @@ TransferWait AxfrListener::waitForTransfer(const std::string& zone, const std::s
         const auto now = std::chrono::steady_clock::now();
         if (!started && now >= start_deadline) return TransferWait::NotStarted;
         if (started && failed) return TransferWait::Failed;
-        if (now >= complete_deadline) return started ? TransferWait::Failed : TransferWait::NotStarted;
-        cv_.wait_until(lock, started ? complete_deadline : std::min(start_deadline, complete_deadline));
+        if (now >= complete_deadline)
+            return started ? TransferWait::Failed : TransferWait::NotStarted;
+        cv_.wait_until(lock,
+                       started ? complete_deadline : std::min(start_deadline, complete_deadline));
     }
 }
 
@@ -313,7 +315,8 @@ void AxfrListener::serveConnection(int fd, const std::string& peer, const std::s
     while (!st.stop_requested()) {
         std::array<std::byte, 2> len_buf{};
         if (!readFull(fd, len_buf, st)) return;
-        const size_t len = (std::to_integer<size_t>(len_buf[0]) << 8) | std::to_integer<size_t>(len_buf[1]);
+        const size_t len =
+            (std::to_integer<size_t>(len_buf[0]) << 8) | std::to_integer<size_t>(len_buf[1]);
         if (len < 12) {
             malformed_.inc();
             return;
@@ -382,8 +385,8 @@ void AxfrListener::udpLoop(const std::stop_token& st) {
         if (::poll(&p, 1, 250) <= 0) continue;
         sockaddr_storage ss{};
         socklen_t len = sizeof(ss);
-        const auto n = ::recvfrom(udp_fd_, buf.data(), buf.size(), 0,
-                                  reinterpret_cast<sockaddr*>(&ss), &len);
+        const auto n =
+            ::recvfrom(udp_fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&ss), &len);
         if (n <= 0) continue;
         const auto peer = peerString(ss);
         if (!allowed(peer)) {

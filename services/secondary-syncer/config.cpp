@@ -51,17 +51,17 @@ Settings readSettings(common::ConfigSection root) {
                              "address:port of the AXFR listener the local pdns transfers from "
                              "(loopback)");
     if (!common::parseHostPort(y.listen)) sec.fail("listen", "must be host:port");
-    y.allow = sec.getStringList("allow", y.allow,
-                                "source addresses allowed to query the AXFR listener");
+    y.allow =
+        sec.getStringList("allow", y.allow, "source addresses allowed to query the AXFR listener");
     y.pdns_dns = sec.getString("pdns_dns", y.pdns_dns,
                                "address:port where the local pdns_server answers DNS");
     if (!common::parseHostPort(y.pdns_dns)) sec.fail("pdns_dns", "must be host:port");
     y.max_zone_bytes = static_cast<uint64_t>(
         sec.getInt("max_zone_bytes", static_cast<int64_t>(y.max_zone_bytes),
                    "refuse zone bodies larger than this", 1024, int64_t{1} << 34));
-    y.request_timeout = sec.getDuration("request_timeout", y.request_timeout,
-                                        "deadline for one zone-data request",
-                                        std::chrono::milliseconds{100});
+    y.request_timeout =
+        sec.getDuration("request_timeout", y.request_timeout, "deadline for one zone-data request",
+                        std::chrono::milliseconds{100});
     y.apply_timeout = sec.getDuration("apply_timeout", y.apply_timeout,
                                       "deadline for the local pdns to transfer and serve a zone",
                                       std::chrono::milliseconds{500});
@@ -71,15 +71,16 @@ Settings readSettings(common::ConfigSection root) {
                                   std::chrono::milliseconds{500});
     y.max_ack_pending = sec.getInt("max_ack_pending", y.max_ack_pending,
                                    "JetStream max_ack_pending of the consumer", 1, 100000);
-    y.workers = static_cast<int>(sec.getInt("workers", y.workers, "zones applied in parallel", 1, 256));
+    y.workers =
+        static_cast<int>(sec.getInt("workers", y.workers, "zones applied in parallel", 1, 256));
     y.delete_budget_min = sec.getInt("delete_budget_min", y.delete_budget_min,
                                      "deletions always allowed per window", 0, 1'000'000);
     y.delete_budget_percent =
         sec.getInt("delete_budget_percent", y.delete_budget_percent,
                    "deletions allowed per window as a percentage of managed zones", 0, 100);
-    y.delete_budget_window = sec.getDuration("delete_budget_window", y.delete_budget_window,
-                                             "window of the delete budget",
-                                             std::chrono::milliseconds{1000});
+    y.delete_budget_window =
+        sec.getDuration("delete_budget_window", y.delete_budget_window,
+                        "window of the delete budget", std::chrono::milliseconds{1000});
     y.park_backoff_max = sec.getDuration("park_backoff_max", y.park_backoff_max,
                                          "longest wait between attempts on a parked zone",
                                          std::chrono::milliseconds{1000});
@@ -104,8 +105,9 @@ std::vector<std::string> checkSettings(const Settings& settings) {
     std::vector<std::string> warnings;
     const auto& id = settings.syncer.node_id;
     if (id == "localhost" || id == "debian" || id == "ubuntu" || id == "node") {
-        warnings.push_back("node id '" + id +
-                           "' is likely shared by other hosts; set syncer.node_id to a unique value");
+        warnings.push_back(
+            "node id '" + id +
+            "' is likely shared by other hosts; set syncer.node_id to a unique value");
     }
     if (settings.syncer.trusted_keys.empty()) {
         warnings.push_back("no [[trusted_key]] is configured; no zone data will be accepted");

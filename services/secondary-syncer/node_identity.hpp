@@ -20,7 +20,8 @@ namespace pdns_distribute::secondary_syncer {
 class NodeClaim {
 public:
     NodeClaim(common::KeyValue& kv, std::string node, std::string instance, std::string host);
-    /// Takes the claim. Error code "in-use" with an operator message when another instance holds it.
+    /// Takes the claim. Error code "in-use" with an operator message when another instance holds
+    /// it.
     [[nodiscard]] common::Status claim();
     /// Renews; error code "lost" when someone else now holds the claim.
     [[nodiscard]] common::Status renew();

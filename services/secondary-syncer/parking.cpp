@@ -4,8 +4,8 @@
 #include <fstream>
 #include <system_error>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 namespace pdns_distribute::secondary_syncer {
 
@@ -20,7 +20,10 @@ int64_t toSeconds(std::chrono::system_clock::time_point t) {
 ParkingTable::ParkingTable(std::filesystem::path file, const common::Clock& clock,
                            std::chrono::milliseconds first_backoff,
                            std::chrono::milliseconds max_backoff)
-    : file_(std::move(file)), clock_(clock), first_backoff_(first_backoff), max_backoff_(max_backoff) {}
+    : file_(std::move(file)),
+      clock_(clock),
+      first_backoff_(first_backoff),
+      max_backoff_(max_backoff) {}
 
 void ParkingTable::load() {
     if (file_.empty() || !std::filesystem::exists(file_)) return;
@@ -48,7 +51,8 @@ void ParkingTable::load() {
             p.last_error = z.at("last_error").get<std::string>();
             (*entries)[p.zone] = std::move(p);
         } catch (const nlohmann::json::exception& e) {
-            spdlog::warn("skipping a malformed parking entry in '{}' ({})", file_.string(), e.what());
+            spdlog::warn("skipping a malformed parking entry in '{}' ({})", file_.string(),
+                         e.what());
         }
     }
     if (!entries->empty()) {

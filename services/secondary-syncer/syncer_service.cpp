@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <pdns_distribute/common/bus.hpp>
 #include <pdns_distribute/common/dns_client.hpp>
@@ -64,8 +64,9 @@ struct SyncerMetrics {
           parked(r.gauge("pdns_distribute_syncer_parked_zones", "zones in the parking table")),
           served(r.gauge("pdns_distribute_syncer_managed_zones",
                          "zones whose verified body the listener serves")),
-          malformed_events(r.counter("pdns_distribute_syncer_malformed_events_total",
-                                     "stream messages that were not valid zone events (terminated)")),
+          malformed_events(
+              r.counter("pdns_distribute_syncer_malformed_events_total",
+                        "stream messages that were not valid zone events (terminated)")),
           fetch_errors(r.counter("pdns_distribute_syncer_fetch_errors_total",
                                  "failed fetches from the durable consumer")) {}
     common::Counter& outcome(Outcome o) {
@@ -102,7 +103,8 @@ public:
         listener_->bind();
 
         api_ = std::make_unique<common::HttpPdnsApi>(settings.pdns);
-        auto info = retryFor(30s, "local PowerDNS API does not answer", [&] { return api_->serverInfo(); });
+        auto info =
+            retryFor(30s, "local PowerDNS API does not answer", [&] { return api_->serverInfo(); });
         if (!info) {
             throw std::runtime_error("cannot reach the local PowerDNS API '" + settings.pdns.url +
                                      "' (" + info.error().message + "); check [pdns]");
@@ -115,7 +117,9 @@ public:
         bus_ = common::NatsBus::connect(nats);
 
         auto kv = bus_->keyValue("PDNS_NODES", 3 * y.heartbeat);
-        if (!kv) throw std::runtime_error("cannot open KV bucket 'PDNS_NODES' (" + kv.error().message + ")");
+        if (!kv)
+            throw std::runtime_error("cannot open KV bucket 'PDNS_NODES' (" + kv.error().message +
+                                     ")");
         kv_ = std::move(*kv);
         claim_ = std::make_unique<NodeClaim>(*kv_, y.node_id, instance_, hostName());
         if (auto s = claim_->claim(); !s) throw std::runtime_error(s.error().message);
@@ -130,8 +134,10 @@ public:
         auto ensured = retryFor(30s, "cannot create the durable consumer",
                                 [&] { return bus_->ensureConsumer(cs); });
         if (!ensured) {
-            throw std::runtime_error("cannot create consumer '" + durable + "' on stream "
-                                     "'PDNS_ZONES' (" + ensured.error().message +
+            throw std::runtime_error("cannot create consumer '" + durable +
+                                     "' on stream "
+                                     "'PDNS_ZONES' (" +
+                                     ensured.error().message +
                                      "); the api-proxy or health-checker creates the stream");
         }
         auto consumer = bus_->bindPullConsumer("PDNS_ZONES", durable);
@@ -242,7 +248,8 @@ private:
             auto batch = idle ? consumer_->fetch(1, 1000ms) : consumer_->fetch(64, 20ms);
             if (!batch) {
                 metrics_.fetch_errors.inc();
-                if (limiter.allow()) spdlog::warn("cannot fetch zone events ({})", batch.error().message);
+                if (limiter.allow())
+                    spdlog::warn("cannot fetch zone events ({})", batch.error().message);
                 std::this_thread::sleep_for(250ms);
                 continue;
             }
@@ -251,9 +258,10 @@ private:
                 DeliveryPtr delivery(std::move(d));
                 auto event = common::parseZoneEvent(delivery->message().data);
                 const auto& subject = delivery->message().subject;
-                auto subject_zone = subject.starts_with(prefix)
-                                        ? common::decodeZoneKey(std::string_view(subject).substr(prefix.size()))
-                                        : common::Result<std::string>(common::Error{});
+                auto subject_zone =
+                    subject.starts_with(prefix)
+                        ? common::decodeZoneKey(std::string_view(subject).substr(prefix.size()))
+                        : common::Result<std::string>(common::Error{});
                 if (!event || !subject_zone || *subject_zone != event->zone) {
                     metrics_.malformed_events.inc();
                     spdlog::error("terminating malformed zone event seq={} subject='{}' ({})",
@@ -309,16 +317,19 @@ private:
             try {
                 r = applier_->apply(event);
             } catch (const std::exception& e) {
-                r = ApplyResult{.outcome = Outcome::Retry, .error = std::string("internal error: ") + e.what()};
+                r = ApplyResult{.outcome = Outcome::Retry,
+                                .error = std::string("internal error: ") + e.what()};
             }
             if (r.outcome != Outcome::Retry || attempt >= kRetryDelays.size()) break;
-            spdlog::warn("zone '{}' {} failed, retrying ({})", event.zone, common::toString(event.op), r.error);
+            spdlog::warn("zone '{}' {} failed, retrying ({})", event.zone,
+                         common::toString(event.op), r.error);
             std::this_thread::sleep_for(kRetryDelays[attempt]);
         }
         metrics_.outcome(r.outcome).inc();
         switch (r.outcome) {
             case Outcome::Applied:
-                spdlog::info("zone '{}' serial {} applied in {} ms", event.zone, r.serial, r.took.count());
+                spdlog::info("zone '{}' serial {} applied in {} ms", event.zone, r.serial,
+                             r.took.count());
                 metrics_.apply_seconds.observe(std::chrono::duration<double>(r.took).count());
                 parking_.clear(event.zone);
                 break;
@@ -350,7 +361,8 @@ private:
             if (it != slots_.end()) done = it->second.in_flight;
         }
         for (auto& d : done) {
-            if (auto s = d->ack(); !s) spdlog::warn("cannot ack seq={} ({})", d->streamSequence(), s.error().message);
+            if (auto s = d->ack(); !s)
+                spdlog::warn("cannot ack seq={} ({})", d->streamSequence(), s.error().message);
         }
         metrics_.parked.set(static_cast<double>(parking_.size()));
         metrics_.served.set(static_cast<double>(listener_->servedCount()));
@@ -374,8 +386,11 @@ private:
             std::this_thread::sleep_for(200ms);
             const auto now = std::chrono::steady_clock::now();
             for (const auto& p : parking_.takeDue()) {
-                enqueue(common::ZoneEvent{.zone = p.zone, .op = p.op, .serial = std::nullopt,
-                                          .apex = std::nullopt, .cause = common::EventCause::Resync,
+                enqueue(common::ZoneEvent{.zone = p.zone,
+                                          .op = p.op,
+                                          .serial = std::nullopt,
+                                          .apex = std::nullopt,
+                                          .cause = common::EventCause::Resync,
                                           .at = {}},
                         nullptr, true);
             }

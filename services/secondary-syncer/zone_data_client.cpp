@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "zone_data_client.hpp"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <pdns_distribute/common/dns.hpp>
 #include <pdns_distribute/common/zone_key.hpp>
@@ -21,14 +21,15 @@ common::Error ZoneDataClient::refuse(common::Refusal why, const std::string& zon
                  {{"reason", std::string(common::toString(why))}})
         .inc();
     spdlog::error("refused zone data for '{}' ({}: {})", zone, common::toString(why), detail);
-    return common::Error{.message = fmt::format("zone data refused ({}: {})",
-                                                common::toString(why), detail),
-                         .code = "refused"};
+    return common::Error{
+        .message = fmt::format("zone data refused ({}: {})", common::toString(why), detail),
+        .code = "refused"};
 }
 
 common::Result<FetchedZone> ZoneDataClient::fetch(const std::string& zone) {
     const auto nonce = common::randomNonce();
-    const nlohmann::json req = {{"v", 1}, {"zone", zone}, {"node", settings_.node}, {"nonce", nonce}};
+    const nlohmann::json req = {
+        {"v", 1}, {"zone", zone}, {"node", settings_.node}, {"nonce", nonce}};
     auto reply = requester_.request(common::zoneDataSubject(settings_.group, zone), req.dump(), {},
                                     settings_.timeout);
     if (!reply) {

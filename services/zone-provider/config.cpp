@@ -39,12 +39,11 @@ Settings readSettings(common::ConfigSection root) {
                  "zone bodies up to this many bytes ride inline in the reply", 0, 512 * 1024));
     s.provider.chunk_size = static_cast<uint32_t>(
         p.getInt("chunk_size", s.provider.chunk_size,
-                 "larger bodies are pulled in chunks of this size (below NATS max_payload)",
-                 4096, 900 * 1024));
-    s.provider.cache_ttl = p.getDuration("cache_ttl", s.provider.cache_ttl,
-                                         "reuse a zone body for at most this long",
-                                         std::chrono::milliseconds{0},
-                                         std::chrono::milliseconds{2000});
+                 "larger bodies are pulled in chunks of this size (below NATS max_payload)", 4096,
+                 900 * 1024));
+    s.provider.cache_ttl =
+        p.getDuration("cache_ttl", s.provider.cache_ttl, "reuse a zone body for at most this long",
+                      std::chrono::milliseconds{0}, std::chrono::milliseconds{2000});
     s.provider.axfr_timeout = p.getDuration("axfr_timeout", s.provider.axfr_timeout,
                                             "deadline for one AXFR from the primary");
     s.provider.transfer_keep = p.getDuration("transfer_keep", s.provider.transfer_keep,

@@ -18,7 +18,9 @@ public:
         return "/etc/pdns-distribute/zone-provider.toml";
     }
     std::string defaultHttpListen() const override { return "127.0.0.1:9381"; }
-    void loadConfig(common::ConfigSection root) override { settings_ = zone_provider::readSettings(root); }
+    void loadConfig(common::ConfigSection root) override {
+        settings_ = zone_provider::readSettings(root);
+    }
     std::unique_ptr<common::Service> build(common::DaemonContext& context) override {
         return zone_provider::makeProviderService(settings_, context);
     }

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <pdns_distribute/common/zone_key.hpp>
 
@@ -51,9 +51,8 @@ std::string TransferStore::add(std::shared_ptr<const std::vector<std::byte>> bod
                                uint32_t chunk_size) {
     const auto id = std::to_string(counter_.fetch_add(1) + 1);
     auto entries = entries_.lock();
-    (*entries)[id] = Entry{.body = std::move(body),
-                           .chunk_size = chunk_size,
-                           .expires = clock_.steady() + keep_};
+    (*entries)[id] = Entry{
+        .body = std::move(body), .chunk_size = chunk_size, .expires = clock_.steady() + keep_};
     return id;
 }
 
@@ -110,8 +109,8 @@ std::optional<Reply> ZoneDataProvider::handleRequest(std::string_view payload) {
         metrics_.bad_requests.inc();
         return std::nullopt;
     }
-    const auto zone_raw = j.contains("zone") && j["zone"].is_string() ? j["zone"].get<std::string>()
-                                                                      : std::string{};
+    const auto zone_raw =
+        j.contains("zone") && j["zone"].is_string() ? j["zone"].get<std::string>() : std::string{};
     auto zone = common::canonicalZoneName(zone_raw);
     if (!zone) {
         metrics_.bad_requests.inc();
@@ -194,8 +193,7 @@ std::shared_ptr<std::mutex> ZoneDataProvider::zoneLock(const std::string& zone) 
 Manifest ZoneDataProvider::buildManifest(const std::string& zone) {
     const auto start = clock_.steady();
     auto body = axfr_.transfer(zone);
-    metrics_.axfr_seconds.observe(
-        std::chrono::duration<double>(clock_.steady() - start).count());
+    metrics_.axfr_seconds.observe(std::chrono::duration<double>(clock_.steady() - start).count());
     if (!body) return afterTransferFailure(zone, body.error());
     return presentManifest(zone, std::move(*body));
 }
@@ -247,7 +245,8 @@ Manifest ZoneDataProvider::afterTransferFailure(const std::string& zone,
     // An AXFR that failed proves nothing about absence: pdns answers NOTAUTH both for a zone it
     // does not have and while its backend is broken. Absence needs the positive proof of §4.
     if (axfr_error.code != "refused" && axfr_error.code != "notauth") {
-        return errorManifest(zone, "cannot transfer the zone from the primary: " + axfr_error.message);
+        return errorManifest(zone,
+                             "cannot transfer the zone from the primary: " + axfr_error.message);
     }
     auto identity = primaryIdentity();
     if (!identity) {
@@ -256,8 +255,8 @@ Manifest ZoneDataProvider::afterTransferFailure(const std::string& zone,
     }
     auto listing = api_.listZones(zone, false);
     if (!listing) {
-        return errorManifest(zone, "transfer refused and the zone listing failed: " +
-                                       listing.error().message);
+        return errorManifest(
+            zone, "transfer refused and the zone listing failed: " + listing.error().message);
     }
     if (!listing->empty()) {
         return errorManifest(zone, "the primary has the zone but refused to transfer it (" +

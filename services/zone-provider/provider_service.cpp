@@ -56,7 +56,8 @@ public:
 
     void start() override {
         for (auto& sub : request_subs_) {
-            threads_.emplace_back([this, s = sub.get()](std::stop_token st) { serveRequests(st, *s); });
+            threads_.emplace_back(
+                [this, s = sub.get()](std::stop_token st) { serveRequests(st, *s); });
         }
         threads_.emplace_back([this](std::stop_token st) { serveChunks(st); });
         threads_.emplace_back([this](std::stop_token st) { followEvents(st); });
@@ -111,8 +112,8 @@ private:
             auto msg = chunk_sub_->next(500ms);
             if (!msg || msg->reply.empty()) continue;
             if (!msg->subject.starts_with(prefix)) continue;
-            auto chunk =
-                provider_->handleChunk(std::string_view(msg->subject).substr(prefix.size()), msg->data);
+            auto chunk = provider_->handleChunk(
+                std::string_view(msg->subject).substr(prefix.size()), msg->data);
             // An empty reply tells the syncer the transfer is gone (it then asks again).
             if (auto s = bus_->respond(*msg, chunk ? *chunk : std::string{}); !s) {
                 spdlog::warn("cannot answer chunk request ({})", s.error().message);

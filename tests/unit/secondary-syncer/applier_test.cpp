@@ -45,7 +45,9 @@ public:
         auto it = bodies.find(zone);
         if (it != bodies.end()) completed[zone] = it->second->digest;
     }
-    void serve(std::shared_ptr<const ServedBody> body) override { bodies[body->zone] = std::move(body); }
+    void serve(std::shared_ptr<const ServedBody> body) override {
+        bodies[body->zone] = std::move(body);
+    }
     void withdraw(const std::string& zone) override { bodies.erase(zone); }
     bool serves(const std::string& zone) const override { return bodies.contains(zone); }
     size_t servedCount() const override { return bodies.size(); }
@@ -75,8 +77,9 @@ protected:
     ApplierTest()
         : local_(clock_),
           budget_(clock_, 10min, 2, 0),
-          applier_(ApplierSettings{.master = kMaster, .apply_timeout = 5s}, data_, api_, local_, local_,
-                   budget_, clock_, [this](std::chrono::milliseconds d) { clock_.advance(d); }) {
+          applier_(ApplierSettings{.master = kMaster, .apply_timeout = 5s}, data_, api_, local_,
+                   local_, budget_, clock_,
+                   [this](std::chrono::milliseconds d) { clock_.advance(d); }) {
         api_.on_retrieve = [this](const std::string& zone) { local_.onRetrieve(zone); };
     }
 
@@ -92,10 +95,12 @@ protected:
         z.manifest.serial = serial;
         z.manifest.apex = f.hex();
         z.manifest.digest = digest;
-        z.body = common::ZoneBody{.bytes = {std::byte{1}, std::byte{2}}, .rr_count = 1, .serial = serial};
+        z.body = common::ZoneBody{
+            .bytes = {std::byte{1}, std::byte{2}}, .rr_count = 1, .serial = serial};
         return z;
     }
-    static FetchedZone answer(const std::string& zone, ManifestStatus status, std::string reason = {}) {
+    static FetchedZone answer(const std::string& zone, ManifestStatus status,
+                              std::string reason = {}) {
         FetchedZone z;
         z.manifest.zone = zone;
         z.manifest.status = status;
@@ -103,8 +108,12 @@ protected:
         return z;
     }
     static common::ZoneEvent event(const std::string& zone, common::ZoneOp op) {
-        return common::ZoneEvent{.zone = zone, .op = op, .serial = std::nullopt, .apex = std::nullopt,
-                                 .cause = common::EventCause::Api, .at = {}};
+        return common::ZoneEvent{.zone = zone,
+                                 .op = op,
+                                 .serial = std::nullopt,
+                                 .apex = std::nullopt,
+                                 .cause = common::EventCause::Api,
+                                 .at = {}};
     }
     void addManaged(const std::string& zone) {
         common::PdnsZoneInfo z;
@@ -164,8 +173,10 @@ TEST_F(ApplierTest, Upsert_AbsentAnswer_ParksAndNeverDeletes) {
 
 TEST_F(ApplierTest, Delete_VerifiedAbsence_DeletesAndWithdraws) {
     data_.answers.emplace("example.org.", present("example.org.", 1));
-    ASSERT_EQ(applier_.apply(event("example.org.", common::ZoneOp::Upsert)).outcome, Outcome::Applied);
-    data_.answers.insert_or_assign("example.org.", answer("example.org.", ManifestStatus::Absent, "proof"));
+    ASSERT_EQ(applier_.apply(event("example.org.", common::ZoneOp::Upsert)).outcome,
+              Outcome::Applied);
+    data_.answers.insert_or_assign("example.org.",
+                                   answer("example.org.", ManifestStatus::Absent, "proof"));
     const auto r = applier_.apply(event("example.org.", common::ZoneOp::Delete));
     EXPECT_EQ(r.outcome, Outcome::Deleted) << r.error;
     EXPECT_FALSE(api_.has("example.org."));
@@ -231,8 +242,9 @@ TEST_F(ApplierTest, Delete_ZoneNotHeld_SkippedWithoutFetching) {
 }
 
 TEST_F(ApplierTest, Upsert_RefusedData_ParksWithoutTouchingPdns) {
-    data_.answers.emplace("example.org.",
-                          common::Error{.message = "zone data refused (bad-signature)", .code = "refused"});
+    data_.answers.emplace(
+        "example.org.",
+        common::Error{.message = "zone data refused (bad-signature)", .code = "refused"});
     const auto r = applier_.apply(event("example.org.", common::ZoneOp::Upsert));
     EXPECT_EQ(r.outcome, Outcome::Park);
     EXPECT_EQ(api_.count("createSecondaryZone"), 0);
@@ -262,7 +274,8 @@ TEST_F(ApplierTest, Upsert_SameSerialAndApexRecentlyVerified_Skipped) {
     auto z = present("example.org.", 5);
     const auto apex = z.manifest.apex;
     data_.answers.emplace("example.org.", z);
-    ASSERT_EQ(applier_.apply(event("example.org.", common::ZoneOp::Upsert)).outcome, Outcome::Applied);
+    ASSERT_EQ(applier_.apply(event("example.org.", common::ZoneOp::Upsert)).outcome,
+              Outcome::Applied);
     auto e = event("example.org.", common::ZoneOp::Upsert);
     e.serial = 5;
     e.apex = apex;

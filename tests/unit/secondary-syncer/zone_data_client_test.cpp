@@ -43,13 +43,16 @@ public:
         if (j.contains("chunk")) {
             const auto i = j["chunk"].get<uint32_t>();
             if (auto it = chunk_override.find(i); it != chunk_override.end()) {
-                return common::BusMessage{.subject = subject, .reply = {}, .data = it->second, .headers = {}};
+                return common::BusMessage{
+                    .subject = subject, .reply = {}, .data = it->second, .headers = {}};
             }
             const size_t off = size_t{i} * manifest.chunk_size;
             const size_t len = std::min<size_t>(manifest.chunk_size, body.size() - off);
             return common::BusMessage{
-                .subject = subject, .reply = {},
-                .data = std::string(reinterpret_cast<const char*>(body.data()) + off, len), .headers = {}};
+                .subject = subject,
+                .reply = {},
+                .data = std::string(reinterpret_cast<const char*>(body.data()) + off, len),
+                .headers = {}};
         }
         const auto nonce = replay_nonce.value_or(j.at("nonce").get<std::string>());
         auto payload = common::serializeManifest(manifest);
@@ -84,9 +87,11 @@ protected:
     }
     ZoneDataClient client(std::vector<common::TrustedKey> keys, uint64_t max_bytes = 1 << 20) {
         return ZoneDataClient(provider_,
-                              ZoneDataClientSettings{.group = "default", .node = "n1",
+                              ZoneDataClientSettings{.group = "default",
+                                                     .node = "n1",
                                                      .trusted = std::move(keys),
-                                                     .max_zone_bytes = max_bytes, .timeout = 1s},
+                                                     .max_zone_bytes = max_bytes,
+                                                     .timeout = 1s},
                               clock_, metrics_);
     }
     std::vector<common::TrustedKey> trusted() {

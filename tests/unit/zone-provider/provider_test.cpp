@@ -29,16 +29,19 @@ public:
     }
     common::Result<common::ApexFingerprint> apex(std::string_view zone) override {
         auto it = zones.find(std::string(zone));
-        if (it == zones.end() || !it->second) return common::Error{.message = "REFUSED", .code = "not-served"};
+        if (it == zones.end() || !it->second)
+            return common::Error{.message = "REFUSED", .code = "not-served"};
         return common::fingerprintFromBody(zone, it->second->bytes);
     }
 };
 
-common::ZoneBody makeBody(const std::string& zone, int extra_records, const std::string& more = {}) {
-    std::string text = zone + " 3600 IN SOA ns1." + zone + " host." + zone + " 7 3600 600 604800 3600\n" +
-                       zone + " 3600 IN NS ns1." + zone + "\n" + more;
+common::ZoneBody makeBody(const std::string& zone, int extra_records,
+                          const std::string& more = {}) {
+    std::string text = zone + " 3600 IN SOA ns1." + zone + " host." + zone +
+                       " 7 3600 600 604800 3600\n" + zone + " 3600 IN NS ns1." + zone + "\n" + more;
     for (int i = 0; i < extra_records; ++i) {
-        text += "h" + std::to_string(i) + "." + zone + " 300 IN A 192.0.2." + std::to_string(i % 250) + "\n";
+        text += "h" + std::to_string(i) + "." + zone + " 300 IN A 192.0.2." +
+                std::to_string(i % 250) + "\n";
     }
     auto bytes = common::encodeRrsFromText(text);
     EXPECT_TRUE(bytes) << bytes.error().message;
@@ -60,8 +63,8 @@ protected:
     }
     ZoneDataProvider& provider() {
         if (!provider_) {
-            provider_ = std::make_unique<ZoneDataProvider>(settings_, axfr_, axfr_, api_, key_, clock_,
-                                                           "inst1", pm_);
+            provider_ = std::make_unique<ZoneDataProvider>(settings_, axfr_, axfr_, api_, key_,
+                                                           clock_, "inst1", pm_);
         }
         return *provider_;
     }
@@ -80,8 +83,9 @@ protected:
         const std::vector<common::TrustedKey> trusted{
             common::TrustedKey{.key = key_.publicKey(), .not_after = std::nullopt}};
         auto canonical = common::canonicalZoneName(zone);
-        auto v = common::verifyManifestReply(reply->data, sig, key_id, canonical ? *canonical : zone,
-                                             nonce, trusted, clock_.system());
+        auto v =
+            common::verifyManifestReply(reply->data, sig, key_id, canonical ? *canonical : zone,
+                                        nonce, trusted, clock_.system());
         EXPECT_TRUE(v) << v.error().message;
         return v ? v->manifest : common::Manifest{};
     }
@@ -104,8 +108,9 @@ TEST_F(ProviderTest, PresentSmallZone_InlineBodyVerifies) {
     EXPECT_EQ(m.serial, 7u);
     EXPECT_EQ(m.rr_count, body.rr_count);
     ASSERT_TRUE(m.inline_body);
-    auto verified = common::verifyBody(m, std::vector<std::byte>(common::asBytes(*m.inline_body).begin(),
-                                                                 common::asBytes(*m.inline_body).end()));
+    auto verified =
+        common::verifyBody(m, std::vector<std::byte>(common::asBytes(*m.inline_body).begin(),
+                                                     common::asBytes(*m.inline_body).end()));
     ASSERT_TRUE(verified) << verified.error().message;
     EXPECT_EQ(m.apex, common::fingerprintFromBody("example.org.", body.bytes)->hex());
 }
@@ -122,7 +127,8 @@ TEST_F(ProviderTest, LargeZone_ChunksServedMatchSignedDigests) {
     ASSERT_TRUE(m.xfer.starts_with(prefix));
     std::vector<std::byte> assembled;
     for (uint32_t i = 0; i < m.chunks; ++i) {
-        auto c = provider().handleChunk(m.xfer.substr(prefix.size()), nlohmann::json{{"chunk", i}}.dump());
+        auto c = provider().handleChunk(m.xfer.substr(prefix.size()),
+                                        nlohmann::json{{"chunk", i}}.dump());
         ASSERT_TRUE(c);
         EXPECT_EQ(common::toHex(common::blake2b256(common::asBytes(*c))), m.chunk_digests[i]);
         const auto b = common::asBytes(*c);
@@ -132,7 +138,8 @@ TEST_F(ProviderTest, LargeZone_ChunksServedMatchSignedDigests) {
     EXPECT_FALSE(provider().handleChunk(m.xfer.substr(prefix.size()),
                                         nlohmann::json{{"chunk", m.chunks}}.dump()));
     clock_.advance(settings_.transfer_keep + 1s);
-    EXPECT_FALSE(provider().handleChunk(m.xfer.substr(prefix.size()), nlohmann::json{{"chunk", 0}}.dump()));
+    EXPECT_FALSE(
+        provider().handleChunk(m.xfer.substr(prefix.size()), nlohmann::json{{"chunk", 0}}.dump()));
 }
 
 TEST_F(ProviderTest, GoneZone_WithVerifiedPrimary_Absent) {
@@ -180,7 +187,8 @@ TEST_F(ProviderTest, TransferTimeout_ErrorNeverAbsent) {
 }
 
 TEST_F(ProviderTest, LuaRecords_RefusedWithReason) {
-    axfr_.zones.emplace("lua.test.", makeBody("lua.test.", 0, "x.lua.test. 300 IN TYPE65402 \\# 3 010203\n"));
+    axfr_.zones.emplace("lua.test.",
+                        makeBody("lua.test.", 0, "x.lua.test. 300 IN TYPE65402 \\# 3 010203\n"));
     const auto m = ask("lua.test.");
     EXPECT_EQ(m.status, ManifestStatus::Error);
     EXPECT_NE(m.reason.find("LUA"), std::string::npos);
