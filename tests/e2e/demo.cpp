@@ -62,8 +62,8 @@ int main(int argc, char** argv) {
         Fleet f;
         std::puts("starting nats-server, 1 primary + 2 secondary pdns_server, and the daemons ...");
         f.start();
-        std::printf("  api-proxy (HTTPS): https://127.0.0.1:%d  (X-API-Key: see %s)\n", f.proxy_port,
-                    f.primary.apiKeyFile().c_str());
+        std::printf("  api-proxy (HTTPS): https://127.0.0.1:%d  (X-API-Key: see %s)\n",
+                    f.proxy_port, f.primary.apiKeyFile().c_str());
         std::printf("  primary DNS 127.0.0.1:%d; secondaries", f.primary.dnsPort());
         for (auto& s : f.secondaries) std::printf(" 127.0.0.1:%d", s->dnsPort());
         std::printf("\n  logs and state: %s\n\n", f.dir.path().c_str());
@@ -71,12 +71,13 @@ int main(int argc, char** argv) {
         const std::string zone = "demo.example.";
         std::puts("time from the API's 2xx answer until each secondary serves it (over DNS):");
         auto t0 = Clock::now();
-        auto r = f.createZone(zone, nlohmann::json::array({{{"name", "www." + zone},
-                                                            {"type", "A"},
-                                                            {"ttl", 300},
-                                                            {"changetype", "REPLACE"},
-                                                            {"records", {{{"content", "192.0.2.1"},
-                                                                          {"disabled", false}}}}}}));
+        auto r = f.createZone(
+            zone, nlohmann::json::array(
+                      {{{"name", "www." + zone},
+                        {"type", "A"},
+                        {"ttl", 300},
+                        {"changetype", "REPLACE"},
+                        {"records", {{{"content", "192.0.2.1"}, {"disabled", false}}}}}}));
         t0 = Clock::now();
         if (r.status != 201) throw std::runtime_error("create failed: " + r.body + r.error);
         show("create " + zone, timeEach(f, zone, f.serial(f.primary, zone), t0));
@@ -101,14 +102,16 @@ int main(int argc, char** argv) {
             r = f.setA(bench, "www." + bench, {fmt::format("198.51.100.{}", i + 1)});
             t0 = Clock::now();
             auto want = f.serial(f.primary, bench);
-            if (r.status != 204 || want == before) throw std::runtime_error("change did not bump the serial");
+            if (r.status != 204 || want == before)
+                throw std::runtime_error("change did not bump the serial");
             auto took = timeEach(f, bench, want, t0);
             both.push_back(*std::max_element(took.begin(), took.end()));
         }
         std::sort(both.begin(), both.end());
-        std::printf("\n20 changes, time until both secondaries serve the new serial: median %.1f ms, "
-                    "max %.1f ms\n",
-                    (both[9] + both[10]) / 2, both.back());
+        std::printf(
+            "\n20 changes, time until both secondaries serve the new serial: median %.1f ms, "
+            "max %.1f ms\n",
+            (both[9] + both[10]) / 2, both.back());
         if (keep) {
             std::puts("\n--keep: everything keeps running; press Ctrl-C to stop.");
             for (;;) std::this_thread::sleep_for(std::chrono::hours(1));

@@ -19,8 +19,8 @@ HttpResult toResult(const httplib::Result& r) {
 }
 
 template <typename C>
-HttpResult send(C& c, const std::string& method, const std::string& path,
-                const std::string& body, const std::string& api_key) {
+HttpResult send(C& c, const std::string& method, const std::string& path, const std::string& body,
+                const std::string& api_key) {
     const httplib::Headers headers{{"X-API-Key", api_key}};
     if (method == "GET") return toResult(c.Get(path, headers));
     if (method == "DELETE") return toResult(c.Delete(path, headers, body, "application/json"));
@@ -62,13 +62,17 @@ bool waitHttpHealth(int port, std::chrono::milliseconds timeout) {
 
 Fleet::Fleet(FleetOptions o)
     : nats("nats-server"),
-      primary(PdnsOptions{.role = PdnsRole::Primary, .listen_ipv6 = false, .extra_settings = {},
+      primary(PdnsOptions{.role = PdnsRole::Primary,
+                          .listen_ipv6 = false,
+                          .extra_settings = {},
                           .name = "pdns-primary"}),
       dir("pdd-fleet"),
       options(std::move(o)) {
     for (int i = 0; i < options.secondaries; ++i) {
         secondaries.push_back(std::make_unique<PdnsServer>(
-            PdnsOptions{.role = PdnsRole::Secondary, .listen_ipv6 = false, .extra_settings = {},
+            PdnsOptions{.role = PdnsRole::Secondary,
+                        .listen_ipv6 = false,
+                        .extra_settings = {},
                         .name = fmt::format("pdns-secondary{}", i + 1)}));
         syncers.push_back(std::make_unique<ChildProcess>());
     }
@@ -92,8 +96,8 @@ void Fleet::writeConfigs() {
                               "[tls]\nstate_dir = \"{}\"\n{}",
                               freeTcpPort(), proxy_port, primary.apiUrl(), dir.file("proxy-state"),
                               nats_section));
-    dir.writeFile("health-checker.toml",
-                  fmt::format("[http]\nlisten = \"127.0.0.1:{}\"\n{}", checker_http_port_, nats_section));
+    dir.writeFile("health-checker.toml", fmt::format("[http]\nlisten = \"127.0.0.1:{}\"\n{}",
+                                                     checker_http_port_, nats_section));
     for (size_t i = 0; i < secondaries.size(); ++i) {
         syncer_http_ports.push_back(freeTcpPort());
         syncer_listen_ports.push_back(freeDnsPort());
@@ -103,7 +107,8 @@ void Fleet::writeConfigs() {
     }
 }
 
-std::string Fleet::syncerConfig(size_t i, const std::string& node_id, int http_port, int listen_port) {
+std::string Fleet::syncerConfig(size_t i, const std::string& node_id, int http_port,
+                                int listen_port) {
     return fmt::format(
         "[http]\nlisten = \"127.0.0.1:{}\"\n"
         "[syncer]\nnode_id = \"{}\"\nstate_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"\n"
@@ -131,7 +136,8 @@ void Fleet::startProvider(const std::string& server_id) {
                     provider_http_port_, primary.dnsPort(), secret_key_file, options.canary_zone,
                     primary.apiUrl(), server_id, primary.apiKeyFile(), nats.url()));
     startDaemon(provider, "pdns-zone-provider", config, "zone-provider");
-    if (!waitHttpHealth(provider_http_port_, 20s)) throw std::runtime_error("zone-provider did not start");
+    if (!waitHttpHealth(provider_http_port_, 20s))
+        throw std::runtime_error("zone-provider did not start");
 }
 
 int Fleet::stopProvider() { return provider.stop(); }
@@ -149,9 +155,11 @@ void Fleet::start() {
                                  .dump());
     if (canary.status != 201) throw std::runtime_error("cannot create canary zone: " + canary.body);
     startDaemon(checker, "pdns-health-checker", dir.file("health-checker.toml"), "health-checker");
-    if (!waitHttpHealth(checker_http_port_, 20s)) throw std::runtime_error("health-checker did not start");
+    if (!waitHttpHealth(checker_http_port_, 20s))
+        throw std::runtime_error("health-checker did not start");
     startDaemon(proxy, "pdns-api-proxy", dir.file("api-proxy.toml"), "api-proxy");
-    if (!waitUntil([&] { return api("GET", "/api/v1/servers/localhost").status == 200; }, 20s, 50ms)) {
+    if (!waitUntil([&] { return api("GET", "/api/v1/servers/localhost").status == 200; }, 20s,
+                   50ms)) {
         throw std::runtime_error("api-proxy did not start");
     }
     startProvider();
@@ -161,7 +169,8 @@ void Fleet::start() {
 void Fleet::startSyncer(size_t i) {
     startDaemon(*syncers[i], "pdns-secondary-syncer", dir.file(fmt::format("syncer{}.toml", i + 1)),
                 fmt::format("syncer{}", i + 1));
-    if (!waitHttpHealth(syncer_http_ports[i], 40s)) throw std::runtime_error("syncer did not start");
+    if (!waitHttpHealth(syncer_http_ports[i], 40s))
+        throw std::runtime_error("syncer did not start");
 }
 
 int Fleet::stopSyncer(size_t i) { return syncers[i]->stop(); }
@@ -193,8 +202,8 @@ HttpResult Fleet::primaryApi(const std::string& method, const std::string& path,
 }
 
 HttpResult Fleet::createZone(const std::string& zone, const nlohmann::json& rrsets, bool dnssec) {
-    nlohmann::json z = {{"name", zone}, {"kind", "Native"}, {"nameservers", {"ns1.pdd.test."}},
-                        {"rrsets", rrsets}};
+    nlohmann::json z = {
+        {"name", zone}, {"kind", "Native"}, {"nameservers", {"ns1.pdd.test."}}, {"rrsets", rrsets}};
     if (dnssec) z["dnssec"] = true;
     return api("POST", "/api/v1/servers/localhost/zones", z.dump());
 }
@@ -203,10 +212,14 @@ HttpResult Fleet::setA(const std::string& zone, const std::string& name,
                        const std::vector<std::string>& ips) {
     nlohmann::json records = nlohmann::json::array();
     for (const auto& ip : ips) records.push_back({{"content", ip}, {"disabled", false}});
-    nlohmann::json patch = {
-        {"rrsets",
-         {{{"name", name}, {"type", "A"}, {"ttl", 300}, {"changetype", "REPLACE"}, {"records", records}}}}};
-    return api("PATCH", "/api/v1/servers/localhost/zones/" + common::encodePdnsZoneId(zone), patch.dump());
+    nlohmann::json patch = {{"rrsets",
+                             {{{"name", name},
+                               {"type", "A"},
+                               {"ttl", 300},
+                               {"changetype", "REPLACE"},
+                               {"records", records}}}}};
+    return api("PATCH", "/api/v1/servers/localhost/zones/" + common::encodePdnsZoneId(zone),
+               patch.dump());
 }
 
 HttpResult Fleet::deleteZone(const std::string& zone) {
@@ -249,7 +262,8 @@ bool Fleet::waitGone(const std::string& zone, std::chrono::milliseconds timeout)
         timeout, 5ms);
 }
 
-std::optional<std::multiset<std::string>> Fleet::axfr(const PdnsServer& server, const std::string& zone) {
+std::optional<std::multiset<std::string>> Fleet::axfr(const PdnsServer& server,
+                                                      const std::string& zone) {
     common::LdnsDnsClient c(common::DnsEndpoint{.address = "127.0.0.1",
                                                 .port = static_cast<uint16_t>(server.dnsPort())},
                             10000ms);

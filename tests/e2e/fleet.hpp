@@ -42,21 +42,25 @@ public:
 
     // --- the PowerDNS API -------------------------------------------------------------
     /// Through the api-proxy over HTTPS (certificate checked against the generated one).
-    HttpResult api(const std::string& method, const std::string& path, const std::string& body = {});
+    HttpResult api(const std::string& method, const std::string& path,
+                   const std::string& body = {});
     /// Straight to the primary's own API port (bypassing the proxy).
     HttpResult primaryApi(const std::string& method, const std::string& path,
                           const std::string& body = {});
     /// POST /zones through the proxy: a Native zone with an NS and the given extra rrsets.
-    HttpResult createZone(const std::string& zone, const nlohmann::json& rrsets = nlohmann::json::array(),
+    HttpResult createZone(const std::string& zone,
+                          const nlohmann::json& rrsets = nlohmann::json::array(),
                           bool dnssec = false);
     /// PATCH one A rrset (replace) through the proxy.
-    HttpResult setA(const std::string& zone, const std::string& name, const std::vector<std::string>& ips);
+    HttpResult setA(const std::string& zone, const std::string& name,
+                    const std::vector<std::string>& ips);
     HttpResult deleteZone(const std::string& zone);
 
     // --- what DNS says ----------------------------------------------------------------
     [[nodiscard]] std::optional<uint32_t> serial(const PdnsServer& server, const std::string& zone);
     /// Waits until every secondary answers the zone's SOA with `serial`; returns false on timeout.
-    bool waitSerial(const std::string& zone, uint32_t serial, std::chrono::milliseconds timeout = 20s);
+    bool waitSerial(const std::string& zone, uint32_t serial,
+                    std::chrono::milliseconds timeout = 20s);
     /// Waits until every secondary serves the same serial as the primary does now.
     bool waitLikePrimary(const std::string& zone, std::chrono::milliseconds timeout = 20s);
     /// Waits until no secondary serves the zone.

@@ -44,7 +44,9 @@ private:
 };
 
 /// A child process whose stdout and stderr go to a log file (appended, so restarts keep the
-/// history). Not movable: the process registry keeps its address.
+/// history). Not movable: the process registry keeps its address. The child runs in its own
+/// process group with an empty signal mask, and gets SIGKILL when the thread that started it
+/// exits (PR_SET_PDEATHSIG), so start processes from the test's main thread.
 class ChildProcess {
 public:
     ChildProcess() = default;

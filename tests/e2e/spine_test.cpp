@@ -76,7 +76,8 @@ TEST_F(SpineTest, CreateChangeDelete_EverySecondaryServesWhatThePrimaryServes) {
 
 TEST_F(SpineTest, SignedZone_SecondariesServeThePrimarysSignaturesAndHoldNoKeys) {
     const std::string zone = "signed.pdd.test.";
-    ASSERT_EQ(f().createZone(zone, json::array({aRecord("www." + zone, "192.0.2.7")}), true).status, 201);
+    ASSERT_EQ(f().createZone(zone, json::array({aRecord("www." + zone, "192.0.2.7")}), true).status,
+              201);
     ASSERT_TRUE(f().waitLikePrimary(zone));
     const auto primary = f().axfr(f().primary, zone);
     ASSERT_TRUE(primary);
@@ -97,16 +98,17 @@ TEST_F(SpineTest, KeyAddedWithoutSerialChange_ReachesEverySecondary) {
     ASSERT_EQ(f().createZone(zone, json::array(), true).status, 201);
     ASSERT_TRUE(f().waitLikePrimary(zone));
     const auto serial_before = f().serial(f().primary, zone);
-    auto added = f().api("POST",
-                         "/api/v1/servers/localhost/zones/" + common::encodePdnsZoneId(zone) + "/cryptokeys",
-                         json{{"keytype", "zsk"}, {"active", true}, {"algorithm", "ECDSAP256SHA256"}}.dump());
+    auto added = f().api(
+        "POST", "/api/v1/servers/localhost/zones/" + common::encodePdnsZoneId(zone) + "/cryptokeys",
+        json{{"keytype", "zsk"}, {"active", true}, {"algorithm", "ECDSAP256SHA256"}}.dump());
     ASSERT_EQ(added.status, 201) << added.body;
     EXPECT_EQ(f().serial(f().primary, zone), serial_before);
     auto primary_keys = f().primary.dig({zone, "DNSKEY", "+short"});
     EXPECT_TRUE(waitUntil(
         [&] {
             for (auto& s : f().secondaries) {
-                if (s->dig({zone, "DNSKEY", "+short"}).out.size() != primary_keys.out.size()) return false;
+                if (s->dig({zone, "DNSKEY", "+short"}).out.size() != primary_keys.out.size())
+                    return false;
             }
             return true;
         },
@@ -116,16 +118,20 @@ TEST_F(SpineTest, KeyAddedWithoutSerialChange_ReachesEverySecondary) {
 
 TEST_F(SpineTest, LargeZone_50000Records_ArrivesComplete) {
     const std::string zone = "large.pdd.test.";
-    ASSERT_EQ(f().primaryApi("POST", "/api/v1/servers/localhost/zones",
-                             json{{"name", zone}, {"kind", "Native"}, {"nameservers", {"ns1.pdd.test."}}}.dump())
-                  .status,
-              201);
+    ASSERT_EQ(
+        f().primaryApi(
+               "POST", "/api/v1/servers/localhost/zones",
+               json{{"name", zone}, {"kind", "Native"}, {"nameservers", {"ns1.pdd.test."}}}.dump())
+            .status,
+        201);
     json rrsets = json::array();
     for (int i = 0; i < 50000; ++i) {
-        rrsets.push_back(aRecord("h" + std::to_string(i) + "." + zone,
-                                 fmt::format("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255)));
+        rrsets.push_back(
+            aRecord("h" + std::to_string(i) + "." + zone,
+                    fmt::format("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255)));
     }
-    auto r = f().api("PATCH", "/api/v1/servers/localhost/zones/" + zone, json{{"rrsets", rrsets}}.dump());
+    auto r = f().api("PATCH", "/api/v1/servers/localhost/zones/" + zone,
+                     json{{"rrsets", rrsets}}.dump());
     ASSERT_EQ(r.status, 204) << r.body << r.error;
     ASSERT_TRUE(f().waitLikePrimary(zone, 120s));
     const auto primary = f().axfr(f().primary, zone);
@@ -135,11 +141,13 @@ TEST_F(SpineTest, LargeZone_50000Records_ArrivesComplete) {
 }
 
 TEST_F(SpineTest, OddButLegalNames_RoundTrip) {
-    for (const std::string zone : {"_tcp.pdd.test.", "0/26.2.0.192.in-addr.arpa.", "xn--bcher-kva.pdd.test."}) {
+    for (const std::string zone :
+         {"_tcp.pdd.test.", "0/26.2.0.192.in-addr.arpa.", "xn--bcher-kva.pdd.test."}) {
         auto r = f().createZone(zone);
         ASSERT_EQ(r.status, 201) << zone << ": " << r.body;
         EXPECT_TRUE(f().waitLikePrimary(zone)) << zone;
-        for (auto& s : f().secondaries) EXPECT_EQ(f().axfr(*s, zone), f().axfr(f().primary, zone)) << zone;
+        for (auto& s : f().secondaries)
+            EXPECT_EQ(f().axfr(*s, zone), f().axfr(f().primary, zone)) << zone;
     }
     // Upper-case input: pdns keeps the zone under its lower-case name.
     ASSERT_EQ(f().createZone("UPPER.Pdd.Test.").status, 201);
@@ -163,10 +171,10 @@ TEST_F(SpineTest, BadApiInput_PdnsErrorPassedThroughAndNoEvent) {
 
 TEST_F(SpineTest, SecondSyncerWithSameNodeId_RefusesToStart) {
     ChildProcess dup;
-    const auto config = f().dir.writeFile(
-        "dup.toml", f().syncerConfig(0, "sec1", freeTcpPort(), freeDnsPort()));
-    dup.start({daemonBinary("pdns-secondary-syncer"), "--config", config}, {}, f().dir.file("dup.log"),
-              "dup-syncer");
+    const auto config =
+        f().dir.writeFile("dup.toml", f().syncerConfig(0, "sec1", freeTcpPort(), freeDnsPort()));
+    dup.start({daemonBinary("pdns-secondary-syncer"), "--config", config}, {},
+              f().dir.file("dup.log"), "dup-syncer");
     auto status = dup.waitExit(30s);
     ASSERT_TRUE(status) << "a second syncer with node id sec1 kept running";
     EXPECT_NE(*status, 0);
@@ -178,7 +186,8 @@ TEST_F(SpineTest, SyncerStopped_CatchesUpFromTheStreamAlone) {
     std::vector<std::string> zones;
     for (int i = 0; i < 20; ++i) zones.push_back(fmt::format("offline{}.pdd.test.", i));
     for (const auto& z : zones) ASSERT_EQ(f().createZone(z).status, 201);
-    for (int i = 0; i < 10; ++i) ASSERT_EQ(f().setA(zones[i], "www." + zones[i], {"192.0.2.9"}).status, 204);
+    for (int i = 0; i < 10; ++i)
+        ASSERT_EQ(f().setA(zones[i], "www." + zones[i], {"192.0.2.9"}).status, 204);
     for (int i = 10; i < 15; ++i) ASSERT_EQ(f().deleteZone(zones[i]).status, 204);
     f().startSyncer(1);
     for (int i = 0; i < 20; ++i) {
@@ -264,8 +273,9 @@ TEST_F(SpineTest, ForgedOrReplayedZoneData_RefusedAndNothingApplied) {
                 sig = common::signManifest(*real, payload, nonce);
                 if (mode == 1) payload.replace(payload.find("forged"), 6, "FORGED");
             }
-            const auto key_id = mode == 0 ? wrong_key.publicKey().keyId()
-                                          : common::loadSecretKey(f().secret_key_file)->publicKey().keyId();
+            const auto key_id =
+                mode == 0 ? wrong_key.publicKey().keyId()
+                          : common::loadSecretKey(f().secret_key_file)->publicKey().keyId();
             (void)bus->respond(*msg, payload,
                                {{std::string(common::kSigHeader), common::toHex(sig)},
                                 {std::string(common::kKeyIdHeader), key_id}});
@@ -277,17 +287,23 @@ TEST_F(SpineTest, ForgedOrReplayedZoneData_RefusedAndNothingApplied) {
         const int before = answered;
         ASSERT_EQ(f().primaryApi("DELETE", "/api/v1/servers/localhost/zones/" + zone).status, 204);
         // A delete event on the stream, with the real primary-side credentials.
-        common::ZoneEvent e{.zone = zone, .op = common::ZoneOp::Delete, .serial = std::nullopt,
-                            .apex = std::nullopt, .cause = common::EventCause::Api, .at = "2026-11-26T00:00:00Z"};
-        auto ack = bus->publish(common::zoneEventSubject("default", zone), common::serializeZoneEvent(e),
-                                common::PublishOptions{.msg_id = "forge-" + std::to_string(m)});
+        common::ZoneEvent e{.zone = zone,
+                            .op = common::ZoneOp::Delete,
+                            .serial = std::nullopt,
+                            .apex = std::nullopt,
+                            .cause = common::EventCause::Api,
+                            .at = "2026-11-26T00:00:00Z"};
+        auto ack =
+            bus->publish(common::zoneEventSubject("default", zone), common::serializeZoneEvent(e),
+                         common::PublishOptions{.msg_id = "forge-" + std::to_string(m)});
         ASSERT_TRUE(ack);
         EXPECT_TRUE(waitUntil([&] { return answered >= before + 2; }, 15s));
         ASSERT_EQ(f().createZone(zone).status, 201);  // restore on the primary for the next round
     }
     rogue.request_stop();
     rogue.join();
-    for (auto& s : f().secondaries) EXPECT_EQ(f().serial(*s, zone), good_serial) << "forged data applied";
+    for (auto& s : f().secondaries)
+        EXPECT_EQ(f().serial(*s, zone), good_serial) << "forged data applied";
     const auto metrics = f().syncerHttp(0, "/metrics").body;
     EXPECT_NE(metrics.find("pdns_distribute_syncer_refused_total"), std::string::npos);
     f().startProvider();
