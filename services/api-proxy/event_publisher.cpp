@@ -22,17 +22,6 @@ constexpr milliseconds kBusyPause{20};
 
 }  // namespace
 
-std::string formatRfc3339(std::chrono::system_clock::time_point t) {
-    const auto since_epoch = std::chrono::duration_cast<milliseconds>(t.time_since_epoch());
-    auto secs = std::chrono::floor<std::chrono::seconds>(since_epoch);
-    const auto millis = (since_epoch - secs).count();
-    const std::time_t tt = static_cast<std::time_t>(secs.count());
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
-                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-}
-
 EventPublisherMetrics EventPublisherMetrics::create(common::MetricsRegistry& registry) {
     return EventPublisherMetrics{
         .published = registry.counter("pdns_distribute_api_proxy_published_total",
@@ -126,7 +115,7 @@ PublishOutcome EventPublisher::publish(const std::string& zone, common::ZoneOp o
     event.zone = zone;
     event.op = op;
     event.cause = common::EventCause::Api;
-    event.at = formatRfc3339(clock_.system());
+    event.at = common::rfc3339Millis(clock_.system());
     Pending p{.zone = zone,
               .op = op,
               .subject = common::zoneEventSubject(settings_.group, zone),

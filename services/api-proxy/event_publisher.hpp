@@ -120,7 +120,4 @@ private:
     std::jthread worker_;
 };
 
-/// RFC 3339 UTC with milliseconds, e.g. "2026-11-26T13:14:32.123Z".
-[[nodiscard]] std::string formatRfc3339(std::chrono::system_clock::time_point t);
-
 }  // namespace pdns_distribute::api_proxy

@@ -83,7 +83,7 @@ ApplyResult Applier::apply(const common::ZoneEvent& event) {
             return ApplyResult{.outcome = Outcome::Skipped};
         }
     }
-    auto fetched = data_.fetch(event.zone);
+    auto fetched = data_.fetch(event.zone, event.at);
     ApplyResult r;
     if (!fetched) {
         r = fail(fetched.error().code == "refused" ? Outcome::Park : Outcome::Retry,

@@ -21,15 +21,6 @@ std::string hostName() {
     return buf.data();
 }
 
-std::optional<std::chrono::system_clock::time_point> parseRfc3339(const std::string& text) {
-    std::tm tm{};
-    const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-    if (end == nullptr || (*end != 'Z' && *end != '\0') || (*end == 'Z' && end[1] != '\0')) {
-        return std::nullopt;
-    }
-    return std::chrono::system_clock::from_time_t(timegm(&tm));
-}
-
 }  // namespace
 
 Settings readSettings(common::ConfigSection root) {
@@ -90,7 +81,7 @@ Settings readSettings(common::ConfigSection root) {
         if (t.file.empty()) k.fail("file", "is required");
         t.not_after = k.getString("not_after", "",
                                   "RFC 3339 UTC time after which this key is no longer trusted");
-        if (!t.not_after.empty() && !parseRfc3339(t.not_after)) {
+        if (!t.not_after.empty() && !common::parseRfc3339(t.not_after)) {
             k.fail("not_after", "must be an RFC 3339 UTC time like 2027-01-31T00:00:00Z");
         }
         y.trusted_keys.push_back(std::move(t));
@@ -121,7 +112,7 @@ std::vector<common::TrustedKey> loadTrustedKeys(const SyncerSettings& settings) 
         auto k = common::loadPublicKey(t.file);
         if (!k) throw std::runtime_error(k.error().message + "; check [[trusted_key]] file");
         common::TrustedKey tk{.key = *k, .not_after = std::nullopt};
-        if (!t.not_after.empty()) tk.not_after = parseRfc3339(t.not_after);
+        if (!t.not_after.empty()) tk.not_after = common::parseRfc3339(t.not_after);
         keys.push_back(tk);
     }
     if (keys.empty()) {

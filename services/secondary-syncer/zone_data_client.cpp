@@ -26,10 +26,11 @@ common::Error ZoneDataClient::refuse(common::Refusal why, const std::string& zon
         .code = "refused"};
 }
 
-common::Result<FetchedZone> ZoneDataClient::fetch(const std::string& zone) {
+common::Result<FetchedZone> ZoneDataClient::fetch(const std::string& zone,
+                                                  const std::string& after) {
     const auto nonce = common::randomNonce();
-    const nlohmann::json req = {
-        {"v", 1}, {"zone", zone}, {"node", settings_.node}, {"nonce", nonce}};
+    nlohmann::json req = {{"v", 1}, {"zone", zone}, {"node", settings_.node}, {"nonce", nonce}};
+    if (!after.empty()) req["after"] = after;
     auto reply = requester_.request(common::zoneDataSubject(settings_.group, zone), req.dump(), {},
                                     settings_.timeout);
     if (!reply) {

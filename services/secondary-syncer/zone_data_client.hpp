@@ -28,7 +28,10 @@ struct FetchedZone {
 class ZoneDataSource {
 public:
     virtual ~ZoneDataSource() = default;
-    [[nodiscard]] virtual common::Result<FetchedZone> fetch(const std::string& zone) = 0;
+    /// `after` is the triggering event's `at` (RFC 3339): the provider may answer from a body it
+    /// fetched after that instant; empty demands a fresh transfer.
+    [[nodiscard]] virtual common::Result<FetchedZone> fetch(const std::string& zone,
+                                                            const std::string& after) = 0;
 };
 
 struct ZoneDataClientSettings {
@@ -44,7 +47,8 @@ class ZoneDataClient final : public ZoneDataSource {
 public:
     ZoneDataClient(common::Requester& requester, ZoneDataClientSettings settings,
                    const common::Clock& clock, common::MetricsRegistry& metrics);
-    [[nodiscard]] common::Result<FetchedZone> fetch(const std::string& zone) override;
+    [[nodiscard]] common::Result<FetchedZone> fetch(const std::string& zone,
+                                                    const std::string& after) override;
 
 private:
     [[nodiscard]] common::Result<std::vector<std::byte>> pullChunks(const common::Manifest& m);

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include <pdns_distribute/common/zone_event.hpp>
 #include <pdns_distribute/common/zone_key.hpp>
 
 namespace pdns_distribute::zone_provider {
@@ -116,14 +117,18 @@ std::optional<Reply> ZoneDataProvider::handleRequest(std::string_view payload) {
         metrics_.bad_requests.inc();
         return sign(errorManifest(zone_raw, "bad request: " + zone.error().message), nonce);
     }
+    std::optional<std::chrono::system_clock::time_point> after;
+    if (j.contains("after") && j["after"].is_string())
+        after = common::parseRfc3339(j["after"].get<std::string>());
     auto lock = zoneLock(*zone);
     std::lock_guard guard(*lock);
     Manifest m;
     bool from_cache = false;
-    {
+    if (after) {
         auto cache = cache_.lock();
         auto it = cache->find(*zone);
-        if (it != cache->end() && clock_.steady() - it->second.fetched <= settings_.cache_ttl) {
+        if (it != cache->end() && clock_.steady() - it->second.fetched <= settings_.cache_ttl &&
+            it->second.started >= *after) {
             m = it->second.manifest;
             from_cache = true;
         }
@@ -131,10 +136,11 @@ std::optional<Reply> ZoneDataProvider::handleRequest(std::string_view payload) {
     if (from_cache) {
         metrics_.cache_hits.inc();
     } else {
+        const auto started = clock_.system();
         m = buildManifest(*zone);
         if (m.status == ManifestStatus::Present && settings_.cache_ttl.count() > 0) {
             auto cache = cache_.lock();
-            (*cache)[*zone] = Cached{.manifest = m, .fetched = clock_.steady()};
+            (*cache)[*zone] = Cached{.manifest = m, .fetched = clock_.steady(), .started = started};
         }
     }
     switch (m.status) {

@@ -78,7 +78,10 @@ public:
                      const common::SecretKey& key, const common::Clock& clock,
                      std::string instance_id, ProviderMetrics& metrics);
 
-    /// Answers a `{"v":1,"zone","node","nonce"}` request. Always returns a signed manifest, even
+    /// Answers a `{"v":1,"zone","node","nonce","after"?}` request. A cached body is reused only
+    /// for a request whose `after` (the event's time, stamped on this host) precedes the start of
+    /// the transfer that produced it: a request racing ahead of the cache invalidation must never
+    /// get data from before its event. Always returns a signed manifest, even
     /// for a malformed request (status error), except when no nonce can be read at all.
     [[nodiscard]] std::optional<Reply> handleRequest(std::string_view payload);
     /// Answers a `{"chunk":i}` request for one of this instance's transfers.
@@ -94,6 +97,7 @@ private:
     struct Cached {
         common::Manifest manifest;  // everything but signed_at
         std::chrono::steady_clock::time_point fetched;
+        std::chrono::system_clock::time_point started;  // wall clock when the AXFR began
     };
     [[nodiscard]] common::Manifest buildManifest(const std::string& zone);
     [[nodiscard]] common::Manifest presentManifest(const std::string& zone, common::ZoneBody body);

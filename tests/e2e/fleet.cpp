@@ -108,7 +108,7 @@ void Fleet::writeConfigs() {
 }
 
 std::string Fleet::syncerConfig(size_t i, const std::string& node_id, int http_port,
-                                int listen_port) {
+                                int listen_port, const std::string& state_name) {
     return fmt::format(
         "[http]\nlisten = \"127.0.0.1:{}\"\n"
         "[syncer]\nnode_id = \"{}\"\nstate_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"\n"
@@ -116,8 +116,9 @@ std::string Fleet::syncerConfig(size_t i, const std::string& node_id, int http_p
         "[[trusted_key]]\nfile = \"{}\"\n"
         "[pdns]\nurl = \"{}\"\napi_key_file = \"{}\"\n"
         "[nats]\nurls = [\"{}\"]\n",
-        http_port, node_id, dir.file(node_id + "-state"), listen_port, secondaries[i]->dnsPort(),
-        public_key_file, secondaries[i]->apiUrl(), secondaries[i]->apiKeyFile(), nats.url());
+        http_port, node_id, dir.file((state_name.empty() ? node_id : state_name) + "-state"),
+        listen_port, secondaries[i]->dnsPort(), public_key_file, secondaries[i]->apiUrl(),
+        secondaries[i]->apiKeyFile(), nats.url());
 }
 
 void Fleet::startDaemon(ChildProcess& p, const std::string& binary, const std::string& config,

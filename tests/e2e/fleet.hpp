@@ -75,8 +75,10 @@ public:
     int stopSyncer(size_t i);
     void startProvider(const std::string& server_id = "localhost");
     int stopProvider();
-    /// Config file for an extra syncer with the given node id against secondary i.
-    std::string syncerConfig(size_t i, const std::string& node_id, int http_port, int listen_port);
+    /// Config file for a syncer with the given node id against secondary i; its state lives in
+    /// `<state_name>-state` (defaults to the node id).
+    std::string syncerConfig(size_t i, const std::string& node_id, int http_port, int listen_port,
+                             const std::string& state_name = {});
     /// GET on a daemon's loopback /health or /metrics.
     HttpResult syncerHttp(size_t i, const std::string& path);
 

@@ -643,6 +643,8 @@ void PdnsServer::writeConfig() const {
     line("webserver-address=127.0.0.1");
     line(fmt::format("webserver-port={}", web_port_));
     line("webserver-allow-from=127.0.0.0/8,::1/128");
+    // Large zones are written through the API in one PATCH (pdns 4.7 default: 2 MB).
+    line("webserver-max-bodysize=128");
     line("config-dir=" + dir_.path());
     line("socket-dir=" + dir_.path());
     line("guardian=no");

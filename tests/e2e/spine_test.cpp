@@ -171,8 +171,8 @@ TEST_F(SpineTest, BadApiInput_PdnsErrorPassedThroughAndNoEvent) {
 
 TEST_F(SpineTest, SecondSyncerWithSameNodeId_RefusesToStart) {
     ChildProcess dup;
-    const auto config =
-        f().dir.writeFile("dup.toml", f().syncerConfig(0, "sec1", freeTcpPort(), freeDnsPort()));
+    const auto config = f().dir.writeFile(
+        "dup.toml", f().syncerConfig(0, "sec1", freeTcpPort(), freeDnsPort(), "other-host"));
     dup.start({daemonBinary("pdns-secondary-syncer"), "--config", config}, {},
               f().dir.file("dup.log"), "dup-syncer");
     auto status = dup.waitExit(30s);
@@ -200,22 +200,29 @@ TEST_F(SpineTest, SyncerStopped_CatchesUpFromTheStreamAlone) {
 }
 
 TEST_F(SpineTest, FailingZone_DoesNotStallOtherChanges) {
-    const std::string bad = "refused.pdd.test.";
-    ASSERT_EQ(f().createZone(bad).status, 201);
-    ASSERT_TRUE(f().waitLikePrimary(bad));
-    // The primary now refuses to transfer this zone to anyone.
-    auto meta = f().api("POST", "/api/v1/servers/localhost/zones/" + bad + "/metadata",
-                        json{{"kind", "ALLOW-AXFR-FROM"}, {"metadata", {"192.0.2.254"}}}.dump());
-    ASSERT_EQ(meta.status, 201) << meta.body;
-    ASSERT_EQ(f().setA(bad, "www." + bad, {"192.0.2.66"}).status, 204);
+    // pdns 4.7 refuses to transfer NSEC3-narrow zones, so this zone can never be fetched.
+    const std::string bad = "narrow.pdd.test.";
+    auto created = f().api("POST", "/api/v1/servers/localhost/zones",
+                           json{{"name", bad},
+                                {"kind", "Native"},
+                                {"nameservers", {"ns1.pdd.test."}},
+                                {"dnssec", true},
+                                {"nsec3param", "1 0 0 -"},
+                                {"nsec3narrow", true}}
+                               .dump());
+    ASSERT_EQ(created.status, 201) << created.body;
     std::vector<std::string> zones;
     for (int i = 0; i < 20; ++i) {
         zones.push_back(fmt::format("busy{}.pdd.test.", i));
         ASSERT_EQ(f().createZone(zones.back()).status, 201);
     }
     for (const auto& z : zones) EXPECT_TRUE(f().waitLikePrimary(z, 20s)) << z;
-    auto health = f().syncerHttp(0, "/health");
-    EXPECT_NE(health.body.find(bad), std::string::npos) << health.body;
+    for (size_t i = 0; i < f().secondaries.size(); ++i) {
+        EXPECT_TRUE(waitUntil(
+            [&] { return f().syncerHttp(i, "/health").body.find(bad) != std::string::npos; }, 10s))
+            << f().syncerHttp(i, "/health").body;
+        EXPECT_FALSE(f().serial(*f().secondaries[i], bad));
+    }
 }
 
 TEST_F(SpineTest, DeleteWhileProviderMisconfigured_DeletesNothingAndSaysWhy) {

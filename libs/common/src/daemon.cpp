@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -198,6 +199,12 @@ int runLoaded(DaemonDefinition& definition, const RunnerSettings& runner,
     httplib::Server http;
     HttpListener listener(http);
 
+    // httplib's default sets SO_REUSEPORT, which lets a second instance bind the same port
+    // silently; SO_REUSEADDR alone still allows a quick restart past TIME_WAIT.
+    http.set_socket_options([](socket_t sock) {
+        int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     errno = 0;
     if (!http.bind_to_port(runner.http.host, runner.http.port)) {
         const int err = errno;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <pdns_distribute/common/zone_event.hpp>
 
+#include <ctime>
+
 #include <nlohmann/json.hpp>
 
 #include <pdns_distribute/common/zone_key.hpp>
@@ -89,6 +91,46 @@ Result<ZoneEvent> parseZoneEvent(std::string_view json) {
     } catch (const nlohmann::json::exception& ex) {
         return makeError("malformed zone event ({})", ex.what());
     }
+}
+
+std::string rfc3339Millis(std::chrono::system_clock::time_point t) {
+    const auto since_epoch =
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch());
+    const auto secs = std::chrono::floor<std::chrono::seconds>(since_epoch);
+    const auto millis = (since_epoch - secs).count();
+    const auto tt = static_cast<std::time_t>(secs.count());
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
+                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+}
+
+std::optional<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text) {
+    const std::string s(text);
+    std::tm tm{};
+    const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == nullptr) return std::nullopt;
+    std::chrono::milliseconds frac{0};
+    if (*end == '.') {
+        ++end;
+        int digits = 0;
+        int64_t value = 0;
+        while (*end >= '0' && *end <= '9') {
+            if (digits < 3) {
+                value = value * 10 + (*end - '0');
+                ++digits;
+            }
+            ++end;
+        }
+        if (digits == 0) return std::nullopt;
+        while (digits < 3) {
+            value *= 10;
+            ++digits;
+        }
+        frac = std::chrono::milliseconds{value};
+    }
+    if (*end != 'Z' || end[1] != '\0') return std::nullopt;
+    return std::chrono::system_clock::from_time_t(timegm(&tm)) + frac;
 }
 
 bool isValidGroupToken(std::string_view group) {

@@ -68,7 +68,7 @@ TEST_F(EventPublisherTest, Publish_Acked_SendsEventWithSubjectMsgIdAndTimeout) {
     EXPECT_EQ(event->cause, common::EventCause::Api);
     EXPECT_FALSE(event->serial);
     EXPECT_FALSE(event->apex);
-    EXPECT_EQ(event->at, formatRfc3339(clock_.system()));
+    EXPECT_EQ(event->at, common::rfc3339Millis(clock_.system()));
     EXPECT_NE(attempts[0].data.find("\"serial\":null"), std::string::npos);
     EXPECT_EQ(published_.value(), 1U);
     EXPECT_EQ(p.queueDepth(), 0U);
@@ -97,8 +97,9 @@ TEST_F(EventPublisherTest, Publish_Twice_DistinctMsgIds) {
 
 TEST_F(EventPublisherTest, FormatRfc3339_UtcWithMillis) {
     const auto t = std::chrono::system_clock::time_point{std::chrono::milliseconds{1790000000123}};
-    EXPECT_EQ(formatRfc3339(t), "2026-09-21T14:13:20.123Z");
-    EXPECT_EQ(formatRfc3339(std::chrono::system_clock::time_point{}), "1970-01-01T00:00:00.000Z");
+    EXPECT_EQ(common::rfc3339Millis(t), "2026-09-21T14:13:20.123Z");
+    EXPECT_EQ(common::rfc3339Millis(std::chrono::system_clock::time_point{}),
+              "1970-01-01T00:00:00.000Z");
 }
 
 TEST_F(EventPublisherTest, Publish_Fails_QueuedAndRetriedWithSameMsgId) {

@@ -22,7 +22,7 @@ class FakeData final : public ZoneDataSource {
 public:
     std::map<std::string, common::Result<FetchedZone>> answers;
     int fetches = 0;
-    common::Result<FetchedZone> fetch(const std::string& zone) override {
+    common::Result<FetchedZone> fetch(const std::string& zone, const std::string&) override {
         ++fetches;
         auto it = answers.find(zone);
         if (it == answers.end()) return common::Error{.message = "no reply", .code = "unavailable"};

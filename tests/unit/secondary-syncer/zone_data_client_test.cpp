@@ -111,7 +111,7 @@ protected:
 
 TEST_F(ZoneDataClientTest, InlineBody_Valid_Accepted) {
     auto c = client(trusted());
-    auto r = c.fetch("example.org.");
+    auto r = c.fetch("example.org.", "");
     ASSERT_TRUE(r) << r.error().message;
     ASSERT_TRUE(r->body);
     EXPECT_EQ(r->body->serial, 42u);
@@ -121,7 +121,7 @@ TEST_F(ZoneDataClientTest, InlineBody_Valid_Accepted) {
 TEST_F(ZoneDataClientTest, SignedByUntrustedKey_RefusedAndCounted) {
     auto c = client({common::TrustedKey{.key = common::SecretKey::generate().publicKey(),
                                         .not_after = std::nullopt}});
-    auto r = c.fetch("example.org.");
+    auto r = c.fetch("example.org.", "");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, "refused");
     EXPECT_EQ(refusals("unknown_key") + refusals("bad_signature"), 1u);
@@ -132,7 +132,7 @@ TEST_F(ZoneDataClientTest, ManifestAlteredAfterSigning_Refused) {
         p.replace(p.find("\"serial\":42"), 11, "\"serial\":43");
     };
     auto c = client(trusted());
-    auto r = c.fetch("example.org.");
+    auto r = c.fetch("example.org.", "");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, "refused");
     EXPECT_EQ(refusals("bad_signature"), 1u);
@@ -141,7 +141,7 @@ TEST_F(ZoneDataClientTest, ManifestAlteredAfterSigning_Refused) {
 TEST_F(ZoneDataClientTest, ReplayedReplyForAnotherNonce_Refused) {
     provider_.replay_nonce = "00112233445566778899aabbccddeeff";
     auto c = client(trusted());
-    auto r = c.fetch("example.org.");
+    auto r = c.fetch("example.org.", "");
     ASSERT_FALSE(r);
     EXPECT_EQ(refusals("bad_signature"), 1u);
 }
@@ -150,14 +150,14 @@ TEST_F(ZoneDataClientTest, ExpiredKey_Refused) {
     auto keys = trusted();
     keys[0].not_after = clock_.system() - 1h;
     auto c = client(keys);
-    auto r = c.fetch("example.org.");
+    auto r = c.fetch("example.org.", "");
     ASSERT_FALSE(r);
     EXPECT_EQ(refusals("expired_key"), 1u);
 }
 
 TEST_F(ZoneDataClientTest, AnswerForAnotherZone_Refused) {
     auto c = client(trusted());
-    auto r = c.fetch("example.net.");
+    auto r = c.fetch("example.net.", "");
     ASSERT_FALSE(r);
     EXPECT_EQ(refusals("wrong_zone"), 1u);
 }
@@ -167,14 +167,14 @@ TEST_F(ZoneDataClientTest, BodyNotMatchingDigest_Refused) {
     altered.back() ^= std::byte{1};
     provider_.manifest.inline_body = std::string(common::asChars(altered));
     auto c = client(trusted());
-    auto r = c.fetch("example.org.");
+    auto r = c.fetch("example.org.", "");
     ASSERT_FALSE(r);
     EXPECT_EQ(refusals("body_mismatch"), 1u);
 }
 
 TEST_F(ZoneDataClientTest, OversizedManifest_RefusedBeforeFetchingBody) {
     auto c = client(trusted(), /*max_bytes=*/16);
-    auto r = c.fetch("example.org.");
+    auto r = c.fetch("example.org.", "");
     ASSERT_FALSE(r);
     EXPECT_EQ(refusals("too_large"), 1u);
 }
@@ -188,13 +188,13 @@ TEST_F(ZoneDataClientTest, ChunkedBody_PulledAndVerified) {
     m.chunk_digests = chunking.digests;
     m.xfer = "pdns.zonedata.x.i1.1";
     auto c = client(trusted());
-    auto r = c.fetch("example.org.");
+    auto r = c.fetch("example.org.", "");
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r->body->bytes, provider_.body);
     ASSERT_GT(m.chunks, 2u);
 
     provider_.chunk_override[1] = std::string(32, 'x');
-    auto bad = c.fetch("example.org.");
+    auto bad = c.fetch("example.org.", "");
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().code, "refused");
 }
@@ -202,7 +202,7 @@ TEST_F(ZoneDataClientTest, ChunkedBody_PulledAndVerified) {
 TEST_F(ZoneDataClientTest, NoReply_Unavailable) {
     provider_.answer = false;
     auto c = client(trusted());
-    auto r = c.fetch("example.org.");
+    auto r = c.fetch("example.org.", "");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, "unavailable");
 }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <pdns_distribute/common/zone_event.hpp>
 #include <pdns_distribute/common/zone_key.hpp>
 
 #include "fake_pdns_api.hpp"
@@ -69,9 +70,10 @@ protected:
         return *provider_;
     }
     // Sends a request and verifies the reply as a syncer would.
-    common::Manifest ask(const std::string& zone) {
+    common::Manifest ask(const std::string& zone, std::optional<std::string> after = std::nullopt) {
         const auto nonce = common::randomNonce();
-        const nlohmann::json req = {{"v", 1}, {"zone", zone}, {"node", "n1"}, {"nonce", nonce}};
+        nlohmann::json req = {{"v", 1}, {"zone", zone}, {"node", "n1"}, {"nonce", nonce}};
+        if (after) req["after"] = *after;
         auto reply = provider().handleRequest(req.dump());
         EXPECT_TRUE(reply);
         std::string sig;
@@ -208,14 +210,29 @@ TEST_F(ProviderTest, RequestWithoutNonce_NotAnswered) {
 
 TEST_F(ProviderTest, RepeatedRequests_ShareOneTransferUntilInvalidated) {
     axfr_.zones.emplace("example.org.", makeBody("example.org.", 1));
-    (void)ask("example.org.");
-    (void)ask("example.org.");
+    const auto event_at = common::rfc3339Millis(clock_.system());
+    clock_.advance(1ms);
+    (void)ask("example.org.", event_at);
+    (void)ask("example.org.", event_at);
     EXPECT_EQ(axfr_.transfers, 1);
     provider().invalidate("example.org.");
-    (void)ask("example.org.");
+    (void)ask("example.org.", event_at);
     EXPECT_EQ(axfr_.transfers, 2);
     clock_.advance(settings_.cache_ttl + 1ms);
-    (void)ask("example.org.");
+    (void)ask("example.org.", event_at);
+    EXPECT_EQ(axfr_.transfers, 3);
+}
+
+TEST_F(ProviderTest, RequestForEventNewerThanCachedBody_TransfersAgain) {
+    axfr_.zones.emplace("example.org.", makeBody("example.org.", 1));
+    const auto old_event = common::rfc3339Millis(clock_.system());
+    clock_.advance(10ms);
+    (void)ask("example.org.", old_event);
+    clock_.advance(10ms);
+    // An event the provider has not seen yet: the cached body may predate it.
+    (void)ask("example.org.", common::rfc3339Millis(clock_.system()));
+    EXPECT_EQ(axfr_.transfers, 2);
+    (void)ask("example.org.");  // no `after`: always fresh
     EXPECT_EQ(axfr_.transfers, 3);
 }
 

@@ -31,6 +31,12 @@ struct ZoneEvent {
 [[nodiscard]] std::string_view toString(ZoneOp op);
 [[nodiscard]] std::string_view toString(EventCause cause);
 
+/// RFC 3339 UTC with milliseconds, e.g. "2026-11-26T13:04:55.123Z" (the events' `at`).
+[[nodiscard]] std::string rfc3339Millis(std::chrono::system_clock::time_point t);
+/// Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z"; nullopt for anything else.
+[[nodiscard]] std::optional<std::chrono::system_clock::time_point> parseRfc3339(
+    std::string_view text);
+
 /// Nameserver-group tokens: [A-Za-z0-9_-]{1,64}, and not "x" (reserved for chunk subjects).
 [[nodiscard]] bool isValidGroupToken(std::string_view group);
 
