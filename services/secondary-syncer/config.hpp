@@ -24,7 +24,7 @@ struct TrustedKeyFile {
 struct SyncerSettings {
     std::string node_id;  ///< defaults to the host name with other characters replaced by '-'
     std::string group = "default";
-    std::string state_dir = "/var/lib/pdns-distribute/syncer";
+    std::string state_dir = "/var/lib/pdns-distribute/secondary-syncer";
     std::string listen = "127.0.0.1:5300";  ///< AXFR listener; the local pdns transfers from it
     std::vector<std::string> allow{"127.0.0.1", "::1"};
     std::string pdns_dns = "127.0.0.1:53";  ///< where the local pdns answers DNS
