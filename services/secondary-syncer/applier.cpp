@@ -142,11 +142,14 @@ common::Status Applier::ensureLocalZone(const std::string& zone, bool* park) {
     auto local = api_.getZone(zone);
     if (!local) {
         if (local.error().code != "not-found") {
-            return common::makeError("cannot read local zone ({})", local.error().message);
+            return common::Error{
+                .message = "cannot read local zone (" + local.error().message + ")",
+                .code = local.error().code};
         }
         if (auto s = api_.createSecondaryZone(spec); !s) {
-            return common::makeError("cannot create the local secondary zone ({})",
-                                     s.error().message);
+            return common::Error{
+                .message = "cannot create the local secondary zone (" + s.error().message + ")",
+                .code = s.error().code};
         }
         return {};
     }
@@ -159,8 +162,9 @@ common::Status Applier::ensureLocalZone(const std::string& zone, bool* park) {
     }
     if (local->kind != "Slave" || local->masters != spec.masters) {
         if (auto s = api_.updateSecondaryZone(spec); !s) {
-            return common::makeError("cannot update the local secondary zone ({})",
-                                     s.error().message);
+            return common::Error{
+                .message = "cannot update the local secondary zone (" + s.error().message + ")",
+                .code = s.error().code};
         }
     }
     return {};
@@ -170,17 +174,22 @@ common::Status Applier::transfer(const std::string& zone, const std::string& dig
     const auto t0 = clock_.steady();
     const auto deadline = t0 + settings_.apply_timeout;
     while (clock_.steady() < deadline) {
+        const auto retrieved_at = clock_.steady();
         if (auto s = api_.axfrRetrieve(zone); !s) {
-            return common::makeError("axfr-retrieve failed ({})", s.error().message);
+            return common::Error{.message = "axfr-retrieve failed (" + s.error().message + ")",
+                                 .code = s.error().code};
         }
         // pdns 4.7 silently drops a retrieve while a transfer of the zone runs, so a retrieve
-        // that starts nothing within retrieve_reissue is issued again.
+        // that starts nothing within retrieve_reissue is issued again. A transfer of this body
+        // that completed since t0 counts even if an earlier retrieve started it.
         const auto started_by = std::min(clock_.steady() + settings_.retrieve_reissue, deadline);
-        switch (listener_.waitForTransfer(zone, digest, t0, started_by, deadline)) {
+        switch (listener_.waitForTransfer(zone, digest, t0, retrieved_at, started_by, deadline)) {
             case TransferWait::Completed:
                 return {};
-            case TransferWait::NotStarted:
             case TransferWait::Failed:
+                sleep_(std::chrono::milliseconds{100});  // a broken-off transfer: don't spin
+                break;
+            case TransferWait::NotStarted:
                 break;
         }
     }
@@ -191,6 +200,7 @@ common::Status Applier::transfer(const std::string& zone, const std::string& dig
 common::Status Applier::waitServed(const std::string& zone, const std::string& apex) {
     const auto deadline = clock_.steady() + settings_.apply_timeout;
     std::string last = "no answer yet";
+    auto pause = settings_.apex_poll;
     for (;;) {
         // The packet cache may still hold an answer from before the transfer (or a REFUSED from
         // before the zone existed) for its whole TTL, so flush before every look.
@@ -203,7 +213,8 @@ common::Status Applier::waitServed(const std::string& zone, const std::string& a
             last = served.error().message;
         }
         if (clock_.steady() >= deadline) break;
-        sleep_(settings_.apex_poll);
+        sleep_(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds{200});
     }
     return common::makeError("the local pdns does not serve the transferred zone ({})", last);
 }
@@ -211,7 +222,15 @@ common::Status Applier::waitServed(const std::string& zone, const std::string& a
 ApplyResult Applier::remove(const std::string& zone, const FetchedZone& fetched) {
     (void)fetched;
     auto local = api_.getZone(zone);
-    if (local && local->account != kManagedAccount) {
+    if (!local) {
+        if (local.error().code != "not-found") {
+            return fail(Outcome::Retry, "cannot read the local zone: " + local.error().message);
+        }
+        listener_.withdraw(zone);  // already gone locally: nothing to delete
+        verified_.lock()->erase(zone);
+        return ApplyResult{.outcome = Outcome::Deleted};
+    }
+    if (local->account != kManagedAccount) {
         return fail(Outcome::Park,
                     "the local zone is not managed by pdns-distribute; not deleting it");
     }

@@ -167,8 +167,8 @@ void AxfrListener::bind() {
 }
 
 void AxfrListener::start() {
-    accept_thread_ = std::jthread([this](std::stop_token st) { acceptLoop(st); });
-    udp_thread_ = std::jthread([this](std::stop_token st) { udpLoop(st); });
+    accept_thread_ = std::jthread([this](const std::stop_token& st) { acceptLoop(st); });
+    udp_thread_ = std::jthread([this](const std::stop_token& st) { udpLoop(st); });
 }
 
 void AxfrListener::stop() {
@@ -218,47 +218,51 @@ std::shared_ptr<const ServedBody> AxfrListener::find(const std::string& zone) co
 
 TransferWait AxfrListener::waitForTransfer(
     const std::string& zone, const std::string& digest, std::chrono::steady_clock::time_point after,
+    std::chrono::steady_clock::time_point retry_after,
     std::chrono::steady_clock::time_point start_deadline,
     std::chrono::steady_clock::time_point complete_deadline) {
     std::unique_lock lock(mutex_);
     for (;;) {
-        bool started = false;
-        bool failed = false;
+        bool running = false;
         if (auto it = receipts_.find(zone); it != receipts_.end()) {
             for (const auto& r : it->second) {
                 if (r.digest != digest || r.start < after) continue;
-                started = true;
                 if (r.finished && r.completed) return TransferWait::Completed;
-                if (r.finished) failed = true;
+                if (r.finished && r.start >= retry_after) return TransferWait::Failed;
+                if (!r.finished) running = true;
             }
         }
         const auto now = std::chrono::steady_clock::now();
-        if (!started && now >= start_deadline) return TransferWait::NotStarted;
-        if (started && failed) return TransferWait::Failed;
-        if (now >= complete_deadline)
-            return started ? TransferWait::Failed : TransferWait::NotStarted;
+        if (now >= complete_deadline) {
+            return running ? TransferWait::Failed : TransferWait::NotStarted;
+        }
+        if (!running && now >= start_deadline) return TransferWait::NotStarted;
         cv_.wait_until(lock,
-                       started ? complete_deadline : std::min(start_deadline, complete_deadline));
+                       running ? complete_deadline : std::min(start_deadline, complete_deadline));
     }
 }
 
-size_t AxfrListener::beginReceipt(const std::string& zone, const std::string& digest) {
+uint64_t AxfrListener::beginReceipt(const std::string& zone, const std::string& digest) {
     std::lock_guard lock(mutex_);
     auto& list = receipts_[zone];
     if (list.size() >= kReceiptsKept) list.erase(list.begin());
-    list.push_back(Receipt{.digest = digest, .start = std::chrono::steady_clock::now(), .end = {}});
+    const auto id = ++next_receipt_;
+    list.push_back(
+        Receipt{.id = id, .digest = digest, .start = std::chrono::steady_clock::now(), .end = {}});
     cv_.notify_all();
-    return list.size() - 1;
+    return id;
 }
 
-void AxfrListener::endReceipt(const std::string& zone, size_t index, bool completed) {
+void AxfrListener::endReceipt(const std::string& zone, uint64_t id, bool completed) {
     {
         std::lock_guard lock(mutex_);
-        if (auto it = receipts_.find(zone); it != receipts_.end() && index < it->second.size()) {
-            auto& r = it->second[index];
-            r.finished = true;
-            r.completed = completed;
-            r.end = std::chrono::steady_clock::now();
+        if (auto it = receipts_.find(zone); it != receipts_.end()) {
+            for (auto& r : it->second) {
+                if (r.id != id) continue;
+                r.finished = true;
+                r.completed = completed;
+                r.end = std::chrono::steady_clock::now();
+            }
         }
         if (auto a = active_.find(zone); a != active_.end() && --a->second <= 0) active_.erase(a);
     }
@@ -302,7 +306,7 @@ void AxfrListener::acceptLoop(const std::stop_token& st) {
         ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         auto conn = std::make_unique<Connection>();
         auto* raw = conn.get();
-        conn->thread = std::jthread([this, fd, peer, raw](std::stop_token cst) {
+        conn->thread = std::jthread([this, fd, peer, raw](const std::stop_token& cst) {
             serveConnection(fd, peer, cst);
             ::close(fd);
             raw->done = true;
@@ -361,7 +365,7 @@ bool AxfrListener::answerTcp(int fd, std::span<const std::byte> query, const std
         }
         active_[q->qname] = 1;
     }
-    const auto index = beginReceipt(q->qname, body->digest);
+    const auto receipt = beginReceipt(q->qname, body->digest);
     auto messages = common::buildAxfrResponse(query, q->qname, body->bytes);
     bool ok = messages.hasValue();
     if (ok) {
@@ -374,7 +378,7 @@ bool AxfrListener::answerTcp(int fd, std::span<const std::byte> query, const std
     } else {
         spdlog::error("cannot build the AXFR of '{}' ({})", q->qname, messages.error().message);
     }
-    endReceipt(q->qname, index, ok);
+    endReceipt(q->qname, receipt, ok);
     return ok;
 }
 

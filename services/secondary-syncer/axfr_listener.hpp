@@ -42,12 +42,14 @@ public:
     virtual void withdraw(const std::string& zone) = 0;
     [[nodiscard]] virtual bool serves(const std::string& zone) const = 0;
     [[nodiscard]] virtual size_t servedCount() const = 0;
-    /// Waits for a transfer of exactly `digest` that started at or after `after`. Returns
-    /// NotStarted if none started by `start_deadline`, Failed if one started but did not complete
-    /// by `complete_deadline` (or broke off), Completed otherwise.
+    /// Waits for a complete transfer of exactly `digest` that started at or after `after`
+    /// (Completed). A transfer of it that started at or after `retry_after` and broke off gives
+    /// Failed; none running or done by `start_deadline` gives NotStarted; one still running at
+    /// `complete_deadline` gives Failed.
     [[nodiscard]] virtual TransferWait waitForTransfer(
         const std::string& zone, const std::string& digest,
         std::chrono::steady_clock::time_point after,
+        std::chrono::steady_clock::time_point retry_after,
         std::chrono::steady_clock::time_point start_deadline,
         std::chrono::steady_clock::time_point complete_deadline) = 0;
 };
@@ -72,11 +74,13 @@ public:
     [[nodiscard]] TransferWait waitForTransfer(
         const std::string& zone, const std::string& digest,
         std::chrono::steady_clock::time_point after,
+        std::chrono::steady_clock::time_point retry_after,
         std::chrono::steady_clock::time_point start_deadline,
         std::chrono::steady_clock::time_point complete_deadline) override;
 
 private:
     struct Receipt {
+        uint64_t id = 0;
         std::string digest;
         std::chrono::steady_clock::time_point start;
         std::chrono::steady_clock::time_point end;
@@ -95,8 +99,8 @@ private:
     bool answerTcp(int fd, std::span<const std::byte> query, const std::string& peer);
     [[nodiscard]] bool allowed(const std::string& peer) const;
     std::shared_ptr<const ServedBody> find(const std::string& zone) const;
-    size_t beginReceipt(const std::string& zone, const std::string& digest);
-    void endReceipt(const std::string& zone, size_t index, bool completed);
+    uint64_t beginReceipt(const std::string& zone, const std::string& digest);
+    void endReceipt(const std::string& zone, uint64_t id, bool completed);
     void reapConnections();
 
     common::HostPort listen_;
@@ -109,6 +113,7 @@ private:
     std::map<std::string, std::shared_ptr<const ServedBody>, std::less<>> bodies_;
     std::map<std::string, std::vector<Receipt>, std::less<>> receipts_;
     std::map<std::string, int, std::less<>> active_;
+    uint64_t next_receipt_ = 0;
 
     std::mutex conn_mutex_;
     std::list<std::unique_ptr<Connection>> connections_;

@@ -24,7 +24,7 @@ std::string loadOrCreateInstanceId(const std::filesystem::path& state_dir) {
         std::string id;
         if (in && std::getline(in, id) && !id.empty()) return id;
     }
-    const auto id = common::randomNonce();
+    auto id = common::randomNonce();
     std::ofstream out(file, std::ios::trunc);
     out << id << '\n';
     if (!out) {
@@ -81,12 +81,20 @@ common::Status NodeClaim::renew() {
     if (updated.error().code == "conflict") {
         // Either someone else claimed the id, or our claim expired while we were cut off.
         auto again = claim();
-        if (!again) return common::Error{.message = again.error().message, .code = "lost"};
-        return {};
+        if (!again && again.error().code == "in-use") {
+            return common::Error{.message = again.error().message, .code = "lost"};
+        }
+        return again;
     }
     return std::move(updated).error();
 }
 
-void NodeClaim::release() { (void)kv_.erase(key_); }
+void NodeClaim::release() {
+    // Only our own claim: a syncer that lost it must never delete the new holder's.
+    auto current = kv_.get(key_);
+    if (!current || !current->has_value()) return;
+    const auto j = nlohmann::json::parse((*current)->value, nullptr, false);
+    if (j.is_object() && j.value("instance", std::string{}) == instance_) (void)kv_.erase(key_);
+}
 
 }  // namespace pdns_distribute::secondary_syncer

@@ -101,6 +101,8 @@ std::vector<ParkedZone> ParkingTable::all() {
     return out;
 }
 
+bool ParkingTable::contains(const std::string& zone) { return entries_.lock()->contains(zone); }
+
 size_t ParkingTable::size() { return entries_.lock()->size(); }
 
 void ParkingTable::persist(const std::map<std::string, ParkedZone>& entries) {

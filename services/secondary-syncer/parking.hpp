@@ -38,6 +38,7 @@ public:
     /// Entries whose next attempt is due; their next attempt moves on so they are handed out once.
     [[nodiscard]] std::vector<ParkedZone> takeDue();
     [[nodiscard]] std::vector<ParkedZone> all();
+    [[nodiscard]] bool contains(const std::string& zone);
     [[nodiscard]] size_t size();
 
 private:

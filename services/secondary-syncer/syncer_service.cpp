@@ -169,19 +169,34 @@ public:
     void start() override {
         listener_->start();
         for (int i = 0; i < settings_.syncer.workers; ++i) {
-            threads_.emplace_back([this](std::stop_token st) { workerLoop(st); });
+            workers_.emplace_back([this](const std::stop_token& st) { workerLoop(st); });
         }
-        threads_.emplace_back([this](std::stop_token st) { consumeLoop(st); });
-        threads_.emplace_back([this](std::stop_token st) { housekeepingLoop(st); });
+        consumer_thread_ = std::jthread([this](const std::stop_token& st) { consumeLoop(st); });
+        housekeeping_ = std::jthread([this](const std::stop_token& st) { housekeepingLoop(st); });
     }
 
+    // Stop order: take no new messages; let the workers finish the zone each has in hand (the
+    // keep-alive and the node claim stay alive meanwhile); hand every message not yet taken up
+    // back to the server at once (nak without delay), so a successor need not wait ack_wait.
     void stop() override {
         if (stopped_.exchange(true)) return;
-        for (auto& t : threads_) t.request_stop();
+        consumer_thread_ = {};
+        for (auto& t : workers_) t.request_stop();
         cv_.notify_all();
-        threads_.clear();
+        workers_.clear();
+        std::vector<DeliveryPtr> untouched;
+        {
+            std::lock_guard lock(mutex_);
+            for (auto& [zone, slot] : slots_) {
+                untouched.insert(untouched.end(), slot.waiting.begin(), slot.waiting.end());
+            }
+            slots_.clear();
+            ready_.clear();
+        }
+        for (auto& d : untouched) (void)d->nak(std::chrono::milliseconds{0});
+        housekeeping_ = {};
         if (listener_) listener_->stop();
-        if (claim_) claim_->release();
+        if (claim_ && !claim_lost_) claim_->release();
         consumer_.reset();  // never unsubscribes: the durable consumer survives
         if (bus_) bus_->close();
     }
@@ -210,6 +225,7 @@ private:
         bool busy = false;
         bool queued = false;
         std::optional<common::ZoneEvent> latest;
+        bool latest_synthetic = false;  // a parking retry, not a stream event
         std::vector<DeliveryPtr> waiting;
         std::vector<DeliveryPtr> in_flight;
     };
@@ -218,7 +234,10 @@ private:
         {
             std::lock_guard lock(mutex_);
             auto& slot = slots_[event.zone];
-            if (!synthetic || !slot.latest) slot.latest = event;
+            if (!synthetic || !slot.latest) {
+                slot.latest = event;
+                slot.latest_synthetic = synthetic;
+            }
             if (delivery) slot.waiting.push_back(std::move(delivery));
             if (!slot.busy && !slot.queued) {
                 slot.queued = true;
@@ -279,6 +298,7 @@ private:
         while (!st.stop_requested()) {
             std::string zone;
             common::ZoneEvent event;
+            bool synthetic = false;
             {
                 std::unique_lock lock(mutex_);
                 cv_.wait_for(lock, 500ms, [&] { return !ready_.empty() || st.stop_requested(); });
@@ -289,11 +309,17 @@ private:
                 slot.queued = false;
                 slot.busy = true;
                 event = *slot.latest;
+                synthetic = slot.latest_synthetic;
                 slot.latest.reset();
                 slot.in_flight = std::move(slot.waiting);
                 slot.waiting.clear();
             }
-            process(event);
+            // A parking retry queued before a real event settled the zone is stale by now.
+            if (!synthetic || parking_.contains(zone)) {
+                process(event);
+            } else {
+                settle(zone);
+            }
             {
                 std::lock_guard lock(mutex_);
                 auto& slot = slots_[zone];
@@ -443,7 +469,9 @@ private:
 
     std::atomic<bool> claim_lost_{false};
     std::atomic<bool> stopped_{false};
-    std::vector<std::jthread> threads_;
+    std::vector<std::jthread> workers_;
+    std::jthread consumer_thread_;
+    std::jthread housekeeping_;
 };
 
 }  // namespace

@@ -93,6 +93,12 @@ common::Result<std::vector<std::byte>> ZoneDataClient::pullChunks(const common::
                 last = reply.error();
                 continue;
             }
+            if (reply->data.empty()) {
+                // The provider no longer holds that transfer (kept ~60 s): not tampering.
+                return common::Error{
+                    .message = fmt::format("chunk {} of '{}' expired at the provider", i, m.zone),
+                    .code = "unavailable"};
+            }
             const auto data = common::asBytes(reply->data);
             if (common::toHex(common::blake2b256(data)) != m.chunk_digests[i]) {
                 return refuse(common::Refusal::BodyMismatch, m.zone,

@@ -53,6 +53,7 @@ public:
     size_t servedCount() const override { return bodies.size(); }
     TransferWait waitForTransfer(const std::string& zone, const std::string& digest,
                                  std::chrono::steady_clock::time_point,
+                                 std::chrono::steady_clock::time_point,
                                  std::chrono::steady_clock::time_point start_deadline,
                                  std::chrono::steady_clock::time_point) override {
         auto it = completed.find(zone);
@@ -218,6 +219,19 @@ TEST_F(ApplierTest, Delete_UnmanagedLocalZone_NeverDeleted) {
     data_.answers.emplace("example.org.", answer("example.org.", ManifestStatus::Absent, "proof"));
     const auto r = applier_.apply(event("example.org.", common::ZoneOp::Delete));
     EXPECT_EQ(r.outcome, Outcome::Park);
+    EXPECT_TRUE(api_.has("example.org."));
+}
+
+TEST_F(ApplierTest, Delete_LocalApiUnreadable_RetriesWithoutDeleting) {
+    data_.answers.emplace("example.org.", present("example.org.", 1));
+    ASSERT_EQ(applier_.apply(event("example.org.", common::ZoneOp::Upsert)).outcome,
+              Outcome::Applied);
+    data_.answers.insert_or_assign("example.org.",
+                                   answer("example.org.", ManifestStatus::Absent, "proof"));
+    api_.failNext("getZone", common::Error{.message = "timed out", .code = "network"});
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Delete));
+    EXPECT_EQ(r.outcome, Outcome::Retry);
+    EXPECT_EQ(api_.count("deleteZone"), 0);
     EXPECT_TRUE(api_.has("example.org."));
 }
 
