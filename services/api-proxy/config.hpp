@@ -24,7 +24,7 @@ struct ApiProxySettings {
     std::string listen = "127.0.0.1:8443";
     std::string upstream_url = "http://127.0.0.1:8081";
     std::chrono::milliseconds upstream_timeout{30000};
-    size_t body_limit_bytes = 16 * 1024 * 1024;
+    size_t body_limit_bytes = size_t{16} * 1024 * 1024;
     int max_connections = 32;  ///< size of the HTTPS worker pool
     std::string group = "default";
     std::chrono::milliseconds publish_timeout{500};

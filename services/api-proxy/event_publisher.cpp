@@ -86,8 +86,7 @@ void EventPublisher::enqueue(Locked& state, Pending p, bool front) {
     if (state->queue.size() >= settings_.retry_capacity) {
         // Drop the oldest: newer events carry the more recent intent. When re-inserting at the
         // front the oldest is `p` itself.
-        Pending victim = front ? std::move(p) : std::move(state->queue.front());
-        if (!front) state->queue.pop_front();
+        const Pending& victim = front ? p : state->queue.front();
         forget(state, victim);
         metrics_.dropped.inc();
         spdlog::error(
@@ -98,6 +97,7 @@ void EventPublisher::enqueue(Locked& state, Pending p, bool front) {
             updateDepth(state);
             return;
         }
+        state->queue.pop_front();  // `victim` refers to it: drop it only now
     }
     const bool was_empty = state->queue.empty();
     if (front) {
@@ -212,7 +212,7 @@ size_t EventPublisher::drainOnce() {
     return published;
 }
 
-void EventPublisher::run(std::stop_token stop) {
+void EventPublisher::run(const std::stop_token& stop) {
     while (!stop.stop_requested()) {
         drainOnce();
         auto state = state_.lock();
@@ -242,7 +242,7 @@ void EventPublisher::run(std::stop_token stop) {
 
 void EventPublisher::startWorker() {
     if (worker_.joinable()) return;
-    worker_ = std::jthread([this](std::stop_token stop) { run(std::move(stop)); });
+    worker_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
 }
 
 void EventPublisher::stopWorker() {

@@ -107,7 +107,7 @@ private:
     static void forget(Locked& state, const Pending& p);
     void scheduleRetry(Locked& state, bool grow);
     void updateDepth(Locked& state);
-    void run(std::stop_token stop);
+    void run(const std::stop_token& stop);
 
     common::StreamPublisher& bus_;
     const common::Clock& clock_;

@@ -180,7 +180,7 @@ ProxyService::ProxyService(ApiProxySettings settings, std::unique_ptr<common::Na
     server_->Delete(".*", handler);
     server_->Options(".*", handler);
     server_->set_exception_handler(
-        [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        [this](const httplib::Request& req, httplib::Response& res, const std::exception_ptr& ep) {
             std::string what = "unknown exception";
             try {
                 if (ep) std::rethrow_exception(ep);

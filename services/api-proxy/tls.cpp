@@ -202,7 +202,7 @@ void addSans(X509* cert, const std::set<std::string>& sans) {
         }
         if (sk_GENERAL_NAME_push(names.get(), gn.get()) == 0)
             fail("add a subject alternative name");
-        gn.release();  // owned by names now
+        static_cast<void>(gn.release());  // owned by names now
     }
     if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) != 1) {
         fail("add subject alternative names");

@@ -34,13 +34,13 @@ Settings readSettings(common::ConfigSection root) {
         if (!c) p.fail("canary_zone", c.error().message);
         s.provider.canary_zone = *c;
     }
-    s.provider.inline_max = static_cast<uint32_t>(
-        p.getInt("inline_max", s.provider.inline_max,
-                 "zone bodies up to this many bytes ride inline in the reply", 0, 512 * 1024));
+    s.provider.inline_max = static_cast<uint32_t>(p.getInt(
+        "inline_max", s.provider.inline_max,
+        "zone bodies up to this many bytes ride inline in the reply", 0, int64_t{512} * 1024));
     s.provider.chunk_size = static_cast<uint32_t>(
         p.getInt("chunk_size", s.provider.chunk_size,
                  "larger bodies are pulled in chunks of this size (below NATS max_payload)", 4096,
-                 900 * 1024));
+                 int64_t{900} * 1024));
     s.provider.cache_ttl =
         p.getDuration("cache_ttl", s.provider.cache_ttl, "reuse a zone body for at most this long",
                       std::chrono::milliseconds{0}, std::chrono::milliseconds{2000});

@@ -50,7 +50,7 @@ ProviderMetrics::ProviderMetrics(common::MetricsRegistry& r)
 
 std::string TransferStore::add(std::shared_ptr<const std::vector<std::byte>> body,
                                uint32_t chunk_size) {
-    const auto id = std::to_string(counter_.fetch_add(1) + 1);
+    auto id = std::to_string(counter_.fetch_add(1) + 1);
     auto entries = entries_.lock();
     (*entries)[id] = Entry{
         .body = std::move(body), .chunk_size = chunk_size, .expires = clock_.steady() + keep_};

@@ -57,10 +57,10 @@ public:
     void start() override {
         for (auto& sub : request_subs_) {
             threads_.emplace_back(
-                [this, s = sub.get()](std::stop_token st) { serveRequests(st, *s); });
+                [this, s = sub.get()](const std::stop_token& st) { serveRequests(st, *s); });
         }
-        threads_.emplace_back([this](std::stop_token st) { serveChunks(st); });
-        threads_.emplace_back([this](std::stop_token st) { followEvents(st); });
+        threads_.emplace_back([this](const std::stop_token& st) { serveChunks(st); });
+        threads_.emplace_back([this](const std::stop_token& st) { followEvents(st); });
     }
 
     void stop() override {

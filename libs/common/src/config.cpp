@@ -30,6 +30,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
+constexpr int64_t kMsPerSecond = 1000;
+constexpr int64_t kMsPerMinute = 60 * kMsPerSecond;
+constexpr int64_t kMsPerHour = 60 * kMsPerMinute;
+constexpr int64_t kMsPerDay = 24 * kMsPerHour;
+
 constexpr std::string_view kDurationForms =
     "an integer with a unit: ms, s, m, h or d, e.g. \"250ms\", \"5s\", \"2m\"";
 
@@ -158,13 +163,13 @@ Result<std::chrono::milliseconds> parseDuration(std::string_view text) {
     if (unit == "ms") {
         factor = 1;
     } else if (unit == "s") {
-        factor = 1000;
+        factor = kMsPerSecond;
     } else if (unit == "m") {
-        factor = 60 * 1000;
+        factor = kMsPerMinute;
     } else if (unit == "h") {
-        factor = 3600 * 1000;
+        factor = kMsPerHour;
     } else if (unit == "d") {
-        factor = 24 * 3600 * 1000;
+        factor = kMsPerDay;
     } else {
         return bad();
     }
@@ -178,10 +183,10 @@ std::string formatDuration(std::chrono::milliseconds d) {
     const int64_t ms = d.count();
     if (ms == 0) return "0s";
     const int64_t mag = ms < 0 ? -ms : ms;
-    if (mag % (24 * 3600 * 1000) == 0) return fmt::format("{}d", ms / (24 * 3600 * 1000));
-    if (mag % (3600 * 1000) == 0) return fmt::format("{}h", ms / (3600 * 1000));
-    if (mag % (60 * 1000) == 0) return fmt::format("{}m", ms / (60 * 1000));
-    if (mag % 1000 == 0) return fmt::format("{}s", ms / 1000);
+    if (mag % kMsPerDay == 0) return fmt::format("{}d", ms / kMsPerDay);
+    if (mag % kMsPerHour == 0) return fmt::format("{}h", ms / kMsPerHour);
+    if (mag % kMsPerMinute == 0) return fmt::format("{}m", ms / kMsPerMinute);
+    if (mag % kMsPerSecond == 0) return fmt::format("{}s", ms / kMsPerSecond);
     return fmt::format("{}ms", ms);
 }
 

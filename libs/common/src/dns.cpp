@@ -27,7 +27,7 @@ constexpr size_t kSoaCountersLength = 20;    // serial, refresh, retry, expire, 
 constexpr size_t kMaxMessageLength = 65535;  // RFC 1035 §4.2.2: TCP length prefix is 16 bits
 // AXFR answers are cut near 32 KiB: a 50,000-RR zone needs a few hundred messages, and one large
 // RR (a big TXT) tipping a message over the target still leaves it far below the 64 KiB limit.
-constexpr size_t kAxfrMessageTarget = 32 * 1024;
+constexpr size_t kAxfrMessageTarget = size_t{32} * 1024;
 
 // Header byte 2: QR, opcode (4 bits), AA, TC, RD. Byte 3: RA, Z, AD, CD, rcode (4 bits).
 constexpr uint8_t kQrBit = 0x80;

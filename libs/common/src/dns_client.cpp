@@ -570,7 +570,10 @@ Result<Bytes> apexRrs(int fd, const CallSetup& setup, Clock::time_point deadline
         return pseudo;
     }
     auto keys = exchangeTcp(fd, zone_wire, rrtype::kDnskey, true, deadline);
-    auto served = keys ? requireServed(keys->get(), "dnskey") : Status(std::move(keys).error());
+    if (!keys) {
+        return std::move(keys).error();
+    }
+    auto served = requireServed(keys->get(), "dnskey");
     if (served) {
         served = appendApexRrs(*pseudo, setup.buffer.get(), keys->get(), zone_wire,
                                {LDNS_RR_TYPE_DNSKEY});

@@ -553,6 +553,7 @@ public:
     // ack waits for the server's confirmation: the ack is the commit point of every effect we
     // applied, so its failure must be visible to the caller.
     Status ack() override {
+        const std::lock_guard lock(mutex_);
         if (settled_) {
             return alreadySettled("ack");
         }
@@ -560,6 +561,7 @@ public:
         return settle(natsMsg_AckSync(msg_.get(), nullptr, &js_err), "ack", true, js_err);
     }
     Status nak(std::chrono::milliseconds delay) override {
+        const std::lock_guard lock(mutex_);
         if (settled_) {
             return alreadySettled("nak");
         }
@@ -569,12 +571,14 @@ public:
         return settle(status, "nak", true);
     }
     Status term() override {
+        const std::lock_guard lock(mutex_);
         if (settled_) {
             return alreadySettled("term");
         }
         return settle(natsMsg_Term(msg_.get(), nullptr), "term", true);
     }
     Status inProgress() override {
+        const std::lock_guard lock(mutex_);
         if (settled_) {
             return alreadySettled("mark in progress");
         }
@@ -589,6 +593,7 @@ private:
                          message_.subject, stream_sequence_);
     }
 
+    // Caller holds mutex_.
     Status settle(natsStatus status, std::string_view what, bool final,
                   jsErrCode js_err = static_cast<jsErrCode>(0)) {
         if (status != NATS_OK) {
@@ -605,7 +610,11 @@ private:
     BusMessage message_;
     uint64_t stream_sequence_ = 0;
     uint64_t delivery_count_ = 0;
-    bool settled_ = false;
+    // A keepalive thread may call inProgress() while a worker settles. The lock is held across
+    // the nats call and the flag update, so no inProgress follows a settlement and a message is
+    // settled once.
+    std::mutex mutex_;
+    bool settled_ = false;  // guarded by mutex_
 };
 
 class NatsPullConsumer final : public PullConsumer {
@@ -780,6 +789,7 @@ private:
 
 std::string subjectsText(const char** subjects, int count) {
     std::vector<std::string> list;
+    list.reserve(static_cast<size_t>(std::max(count, 0)));
     for (int i = 0; i < count; ++i) {
         list.emplace_back(subjects[i] != nullptr ? subjects[i] : "");
     }
@@ -866,7 +876,8 @@ NatsBus::NatsBus(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 NatsBus::~NatsBus() = default;
 
-std::unique_ptr<NatsBus> NatsBus::connect(const NatsSettings& settings, std::stop_token stop) {
+std::unique_ptr<NatsBus> NatsBus::connect(const NatsSettings& settings,
+                                          const std::stop_token& stop) {
     std::vector<std::string> redacted;
     for (const auto& url : settings.urls) {
         redacted.push_back(redactUrl(url));

@@ -71,7 +71,8 @@ public:
 };
 
 /// A JetStream message delivered to a pull consumer; settle exactly once (ack/nak/term), plus
-/// any number of inProgress calls before that.
+/// any number of inProgress calls before that. Implementations are thread-safe: inProgress
+/// (e.g. from a keepalive thread) may run concurrently with a settle call from a worker.
 class Delivery {
 public:
     virtual ~Delivery() = default;
@@ -157,7 +158,7 @@ public:
     /// Connects (retrying with backoff until settings.initial_connect_deadline or stop is
     /// requested). Throws std::runtime_error with an operator-readable message on failure.
     static std::unique_ptr<NatsBus> connect(const NatsSettings& settings,
-                                            std::stop_token stop = {});
+                                            const std::stop_token& stop = {});
     ~NatsBus() override;
     NatsBus(const NatsBus&) = delete;
     NatsBus& operator=(const NatsBus&) = delete;
