@@ -117,18 +117,24 @@ std::optional<Reply> ZoneDataProvider::handleRequest(std::string_view payload) {
         metrics_.bad_requests.inc();
         return sign(errorManifest(zone_raw, "bad request: " + zone.error().message), nonce);
     }
-    std::optional<std::chrono::system_clock::time_point> after;
-    if (j.contains("after") && j["after"].is_string())
-        after = common::parseRfc3339(j["after"].get<std::string>());
+    // A cached body is fresh enough if its transfer began after the event (whose `at` is rounded
+    // down to the millisecond, hence the extra millisecond), or, without an event time, after
+    // this request arrived (it then merges with a transfer already running for another request).
+    auto fresh_after = clock_.system() + std::chrono::system_clock::duration{1};
+    if (j.contains("after") && j["after"].is_string()) {
+        if (auto at = common::parseRfc3339(j["after"].get<std::string>())) {
+            fresh_after = *at + std::chrono::milliseconds{1};
+        }
+    }
     auto lock = zoneLock(*zone);
     std::lock_guard guard(*lock);
     Manifest m;
     bool from_cache = false;
-    if (after) {
+    {
         auto cache = cache_.lock();
         auto it = cache->find(*zone);
         if (it != cache->end() && clock_.steady() - it->second.fetched <= settings_.cache_ttl &&
-            it->second.started >= *after) {
+            it->second.started >= fresh_after) {
             m = it->second.manifest;
             from_cache = true;
         }

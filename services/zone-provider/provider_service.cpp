@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "provider_service.hpp"
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -24,7 +27,10 @@ using namespace std::chrono_literals;
 class ProviderService final : public common::Service {
 public:
     ProviderService(const Settings& settings, common::DaemonContext& context)
-        : settings_(settings), metrics_(context.metrics) {
+        : settings_(settings),
+          metrics_(context.metrics),
+          dropped_(context.metrics.counter("pdns_distribute_zone_provider_dropped_requests_total",
+                                           "requests dropped because the queue was full")) {
         auto key = common::loadSecretKey(settings.provider.signing_key_file);
         if (!key) {
             throw std::runtime_error(key.error().message + "; check provider.signing_key_file");
@@ -43,9 +49,7 @@ public:
         if (nats.name.empty()) nats.name = "pdns-zone-provider";
         bus_ = common::NatsBus::connect(nats);
         const auto request_subject = "pdns.zonedata." + settings.provider.group + ".>";
-        for (int i = 0; i < settings.provider.workers; ++i) {
-            request_subs_.push_back(subscribeOrThrow(request_subject, "zone-provider"));
-        }
+        request_sub_ = subscribeOrThrow(request_subject, "zone-provider");
         chunk_sub_ = subscribeOrThrow(provider_->xferPrefix() + ">", {});
         events_sub_ = subscribeOrThrow("pdns.zones." + settings.provider.group + ".>", {});
         spdlog::info("zone-provider instance={} key_id={} answering '{}'", instance_id_,
@@ -55,9 +59,11 @@ public:
     ~ProviderService() override { stop(); }
 
     void start() override {
-        for (auto& sub : request_subs_) {
-            threads_.emplace_back(
-                [this, s = sub.get()](const std::stop_token& st) { serveRequests(st, *s); });
+        // One subscription feeds a shared pool, so a request never queues behind a slow AXFR
+        // while another worker is idle.
+        threads_.emplace_back([this](const std::stop_token& st) { readRequests(st); });
+        for (int i = 0; i < settings_.provider.workers; ++i) {
+            threads_.emplace_back([this](const std::stop_token& st) { serveRequests(st); });
         }
         threads_.emplace_back([this](const std::stop_token& st) { serveChunks(st); });
         threads_.emplace_back([this](const std::stop_token& st) { followEvents(st); });
@@ -65,6 +71,7 @@ public:
 
     void stop() override {
         for (auto& t : threads_) t.request_stop();
+        queue_cv_.notify_all();
         threads_.clear();  // joins
         if (bus_) bus_->close();
     }
@@ -89,19 +96,43 @@ private:
         return std::move(*sub);
     }
 
-    void serveRequests(const std::stop_token& st, common::SyncSubscription& sub) {
+    void readRequests(const std::stop_token& st) {
         while (!st.stop_requested()) {
-            auto msg = sub.next(500ms);
+            auto msg = request_sub_->next(500ms);
             if (!msg || msg->reply.empty()) continue;
+            {
+                std::lock_guard lock(queue_mutex_);
+                if (queue_.size() >= kMaxQueued) {
+                    // The oldest request's syncer has most likely given up waiting already.
+                    queue_.pop_front();
+                    dropped_.inc();
+                }
+                queue_.push_back(std::move(*msg));
+            }
+            queue_cv_.notify_one();
+        }
+    }
+
+    void serveRequests(const std::stop_token& st) {
+        while (!st.stop_requested()) {
+            common::BusMessage msg;
+            {
+                std::unique_lock lock(queue_mutex_);
+                queue_cv_.wait_for(lock, 500ms,
+                                   [&] { return !queue_.empty() || st.stop_requested(); });
+                if (queue_.empty()) continue;
+                msg = std::move(queue_.front());
+                queue_.pop_front();
+            }
             try {
-                auto reply = provider_->handleRequest(msg->data);
+                auto reply = provider_->handleRequest(msg.data);
                 if (!reply) continue;
-                if (auto s = bus_->respond(*msg, reply->data, reply->headers); !s) {
-                    spdlog::warn("cannot answer zone-data request on '{}' ({})", msg->subject,
+                if (auto s = bus_->respond(msg, reply->data, reply->headers); !s) {
+                    spdlog::warn("cannot answer zone-data request on '{}' ({})", msg.subject,
                                  s.error().message);
                 }
             } catch (const std::exception& e) {
-                spdlog::error("zone-data request on '{}' failed ({})", msg->subject, e.what());
+                spdlog::error("zone-data request on '{}' failed ({})", msg.subject, e.what());
             }
         }
     }
@@ -134,6 +165,7 @@ private:
 
     const Settings& settings_;
     ProviderMetrics metrics_;
+    common::Counter& dropped_;
     common::SystemClock clock_;
     common::SecretKey key_;
     std::unique_ptr<common::LdnsDnsClient> dns_;
@@ -141,7 +173,11 @@ private:
     std::string instance_id_;
     std::unique_ptr<ZoneDataProvider> provider_;
     std::unique_ptr<common::NatsBus> bus_;
-    std::vector<std::unique_ptr<common::SyncSubscription>> request_subs_;
+    static constexpr size_t kMaxQueued = 10000;
+    std::unique_ptr<common::SyncSubscription> request_sub_;
+    std::mutex queue_mutex_;  // guards queue_
+    std::condition_variable queue_cv_;
+    std::deque<common::BusMessage> queue_;
     std::unique_ptr<common::SyncSubscription> chunk_sub_;
     std::unique_ptr<common::SyncSubscription> events_sub_;
     std::vector<std::jthread> threads_;
