@@ -2,6 +2,9 @@
 // The spine, end to end: zone changes made through the api-proxy reach every secondary, as DNS
 // shows it, on real nats-server and pdns_server processes.
 
+#include <set>
+#include <sstream>
+
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -44,6 +47,13 @@ protected:
     static inline Fleet* fleet_ = nullptr;
 };
 
+std::multiset<std::string> sortedLines(const std::string& text) {
+    std::multiset<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.insert(line);
+    return lines;
+}
+
 json aRecord(const std::string& name, const std::string& ip) {
     return {{"name", name},
             {"type", "A"},
@@ -75,19 +85,40 @@ TEST_F(SpineTest, CreateChangeDelete_EverySecondaryServesWhatThePrimaryServes) {
 }
 
 TEST_F(SpineTest, SignedZone_SecondariesServeThePrimarysSignaturesAndHoldNoKeys) {
-    const std::string zone = "signed.pdd.test.";
-    ASSERT_EQ(f().createZone(zone, json::array({aRecord("www." + zone, "192.0.2.7")}), true).status,
+    const std::string nsec = "signed.pdd.test.";
+    const std::string nsec3 = "signed3.pdd.test.";
+    ASSERT_EQ(f().createZone(nsec, json::array({aRecord("www." + nsec, "192.0.2.7")}), true).status,
               201);
-    ASSERT_TRUE(f().waitLikePrimary(zone));
-    const auto primary = f().axfr(f().primary, zone);
-    ASSERT_TRUE(primary);
-    size_t sigs = 0;
-    for (const auto& rr : *primary) sigs += rr.find(" 46 1 ") != std::string::npos ? 1 : 0;
-    EXPECT_GT(sigs, 0u) << "the primary's AXFR carries no RRSIG";
+    auto created = f().api("POST", "/api/v1/servers/localhost/zones",
+                           json{{"name", nsec3},
+                                {"kind", "Native"},
+                                {"nameservers", {"ns1.pdd.test."}},
+                                {"dnssec", true},
+                                {"nsec3param", "1 0 0 -"},
+                                {"rrsets", json::array({aRecord("www." + nsec3, "192.0.2.8")})}}
+                               .dump());
+    ASSERT_EQ(created.status, 201) << created.body;
+    for (const auto& [zone, denial_type] :
+         {std::pair{nsec, " 47 1 "}, std::pair{nsec3, " 50 1 "}}) {
+        ASSERT_TRUE(f().waitLikePrimary(zone)) << zone;
+        const auto primary = f().axfr(f().primary, zone);
+        ASSERT_TRUE(primary);
+        size_t sigs = 0;
+        size_t denial = 0;
+        for (const auto& rr : *primary) {
+            sigs += rr.find(" 46 1 ") != std::string::npos ? 1 : 0;
+            denial += rr.find(denial_type) != std::string::npos ? 1 : 0;
+        }
+        EXPECT_GT(sigs, 0u) << zone << ": the primary's AXFR carries no RRSIG";
+        EXPECT_GT(denial, 0u) << zone << ": no NSEC/NSEC3 records";
+        for (auto& s : f().secondaries) {
+            EXPECT_EQ(f().axfr(*s, zone), primary) << zone;
+            // dig's view, order aside: same DNSKEYs and signatures over them.
+            EXPECT_EQ(sortedLines(s->dig({zone, "DNSKEY", "+dnssec", "+short"}).out),
+                      sortedLines(f().primary.dig({zone, "DNSKEY", "+dnssec", "+short"}).out));
+        }
+    }
     for (auto& s : f().secondaries) {
-        EXPECT_EQ(f().axfr(*s, zone), primary);
-        auto dnskey = s->dig({zone, "DNSKEY", "+dnssec", "+short"});
-        EXPECT_NE(dnskey.out, "");
         auto keys = runCommand({"sqlite3", s->databasePath(), "SELECT count(*) FROM cryptokeys;"});
         EXPECT_EQ(keys.out, "0\n") << "a secondary holds private key material";
     }
