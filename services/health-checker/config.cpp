@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config.hpp"
 
+#include <pdns_distribute/common/daemon.hpp>
 #include <pdns_distribute/common/zone_event.hpp>
+#include <pdns_distribute/common/zone_key.hpp>
 
 namespace pdns_distribute::health_checker {
 
@@ -12,9 +14,33 @@ Settings readSettings(common::ConfigSection root) {
     if (!common::isValidGroupToken(s.group)) {
         c.fail("group", "must match [A-Za-z0-9_-]{1,64} and not be 'x'");
     }
+    s.reconcile_interval = c.getDuration("reconcile_interval", s.reconcile_interval,
+                                         "how often the primary is compared with the stream",
+                                         std::chrono::milliseconds{200}, std::chrono::hours{24});
+    s.primary_dns = c.getString("primary_dns", s.primary_dns,
+                                "address:port where the primary pdns_server answers DNS");
+    if (!common::parseHostPort(s.primary_dns)) c.fail("primary_dns", "must be host:port");
+    s.canary_zone = c.getString("canary_zone", "",
+                                "a zone that always exists on the primary; without it no zone "
+                                "that vanished from the primary is deleted without approval");
+    if (!s.canary_zone.empty()) {
+        auto z = common::canonicalZoneName(s.canary_zone);
+        if (!z) c.fail("canary_zone", z.error().message);
+        s.canary_zone = *z;
+    }
+    s.hold_percent =
+        c.getInt("hold_percent", s.hold_percent,
+                 "hold deletions when more than this % of zones vanish at once", 0, 100);
+    s.hold_zones =
+        c.getInt("hold_zones", s.hold_zones,
+                 "hold deletions when more than this many zones vanish at once", 0, 10'000'000);
+    s.publish_rate = c.getInt("publish_rate", s.publish_rate,
+                              "reconcile publishes per second at most", 1, 100'000);
     auto st = root.section("stream", "the PDNS_ZONES stream");
     s.stream_replicas = static_cast<int>(st.getInt(
         "replicas", s.stream_replicas, "JetStream replicas (1, or 3 on a cluster)", 1, 5));
+    s.pdns = common::readPdnsApiSettings(root.section("pdns", "the primary's PowerDNS API"),
+                                         "http://127.0.0.1:8081");
     s.nats = common::readNatsSettings(root.section("nats", "NATS connection"));
     return s;
 }

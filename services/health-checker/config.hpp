@@ -1,14 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <chrono>
+#include <string>
+
 #include <pdns_distribute/common/bus.hpp>
 #include <pdns_distribute/common/config.hpp>
+#include <pdns_distribute/common/pdns_api.hpp>
 
 namespace pdns_distribute::health_checker {
 
 struct Settings {
     std::string group = "default";
     int stream_replicas = 1;
+    std::chrono::milliseconds reconcile_interval{30000};
+    std::string primary_dns = "127.0.0.1:53";
+    std::string canary_zone;
+    int64_t hold_percent = 1;
+    int64_t hold_zones = 100;
+    int64_t publish_rate = 200;  ///< reconcile publishes per second at most
+    common::PdnsApiSettings pdns;
     common::NatsSettings nats;
 };
 

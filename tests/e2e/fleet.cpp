@@ -96,8 +96,14 @@ void Fleet::writeConfigs() {
                               "[tls]\nstate_dir = \"{}\"\n{}",
                               freeTcpPort(), proxy_port, primary.apiUrl(), dir.file("proxy-state"),
                               nats_section));
-    dir.writeFile("health-checker.toml", fmt::format("[http]\nlisten = \"127.0.0.1:{}\"\n{}",
-                                                     checker_http_port_, nats_section));
+    dir.writeFile(
+        "health-checker.toml",
+        fmt::format("[http]\nlisten = \"127.0.0.1:{}\"\n"
+                    "[checker]\nreconcile_interval = \"{}ms\"\nprimary_dns = "
+                    "\"127.0.0.1:{}\"\ncanary_zone = \"{}\"\n"
+                    "[pdns]\nurl = \"{}\"\napi_key_file = \"{}\"\n{}",
+                    checker_http_port_, options.reconcile_interval.count(), primary.dnsPort(),
+                    options.canary_zone, primary.apiUrl(), primary.apiKeyFile(), nats_section));
     for (size_t i = 0; i < secondaries.size(); ++i) {
         syncer_http_ports.push_back(freeTcpPort());
         syncer_listen_ports.push_back(freeDnsPort());
@@ -280,6 +286,11 @@ std::optional<std::multiset<std::string>> Fleet::axfr(const PdnsServer& server,
 HttpResult Fleet::syncerHttp(size_t i, const std::string& path) {
     httplib::Client c("127.0.0.1", syncer_http_ports[i]);
     return toResult(c.Get(path));
+}
+
+HttpResult Fleet::checkerHttp(const std::string& method, const std::string& path) {
+    httplib::Client c("127.0.0.1", checker_http_port_);
+    return method == "POST" ? toResult(c.Post(path)) : toResult(c.Get(path));
 }
 
 }  // namespace pdns_distribute::e2e

@@ -26,6 +26,7 @@ struct HttpResult {
 struct FleetOptions {
     int secondaries = 2;
     std::string canary_zone = "canary.pdd.test.";
+    std::chrono::milliseconds reconcile_interval{30000};
 };
 
 class Fleet {
@@ -79,6 +80,9 @@ public:
     /// `<state_name>-state` (defaults to the node id).
     std::string syncerConfig(size_t i, const std::string& node_id, int http_port, int listen_port,
                              const std::string& state_name = {});
+    /// The health-checker's loopback status port.
+    HttpResult checkerHttp(const std::string& method, const std::string& path);
+    [[nodiscard]] int checkerHttpPort() const { return checker_http_port_; }
     /// GET on a daemon's loopback /health or /metrics.
     HttpResult syncerHttp(size_t i, const std::string& path);
 

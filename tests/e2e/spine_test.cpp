@@ -25,7 +25,10 @@ using json = nlohmann::json;
 class SpineTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        fleet_ = new Fleet();
+        // Only the start-up reconcile pass: these tests count stream messages.
+        fleet_ = new Fleet(FleetOptions{.secondaries = 2,
+                                        .canary_zone = "canary.pdd.test.",
+                                        .reconcile_interval = std::chrono::hours{1}});
         fleet_->start();
     }
     static void TearDownTestSuite() {

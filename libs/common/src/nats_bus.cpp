@@ -695,6 +695,40 @@ private:
     EventLimiter limiter_{5s};
 };
 
+// --- ordered stream reader --------------------------------------------------------------------
+
+class NatsStreamReader final : public StreamReader {
+public:
+    NatsStreamReader(nh::SubscriptionPtr sub, std::string stream)
+        : sub_(std::move(sub)), stream_(std::move(stream)) {}
+
+    std::optional<StreamMessage> next(std::chrono::milliseconds timeout) override {
+        natsMsg* raw = nullptr;
+        const natsStatus status = natsSubscription_NextMsg(&raw, sub_.get(), toMillis(timeout));
+        if (status == NATS_TIMEOUT) return std::nullopt;
+        if (status != NATS_OK) {
+            const Error error = natsError(fmt::format("read stream '{}'", stream_), status);
+            if (limiter_.allow()) spdlog::warn("{}", error.message);
+            if (status != NATS_SLOW_CONSUMER) std::this_thread::sleep_for(timeout);
+            return std::nullopt;
+        }
+        nh::MsgPtr msg(raw);
+        StreamMessage out{.message = toBusMessage(msg.get()), .sequence = 0, .pending = 0};
+        jsMsgMetaData* raw_meta = nullptr;
+        if (natsMsg_GetMetaData(&raw_meta, msg.get()) == NATS_OK) {
+            nh::MetaDataPtr meta(raw_meta);
+            out.sequence = meta->Sequence.Stream;
+            out.pending = meta->NumPending;
+        }
+        return out;
+    }
+
+private:
+    nh::SubscriptionPtr sub_;
+    std::string stream_;
+    EventLimiter limiter_{5s};
+};
+
 // --- key-value --------------------------------------------------------------------------------
 
 /// nats.c 3.4 KV writes report a failed revision check as NATS_ERR with the server's text
@@ -1174,6 +1208,30 @@ Result<std::unique_ptr<SyncSubscription>> NatsBus::subscribe(const std::string& 
     }
     return std::unique_ptr<SyncSubscription>(
         std::make_unique<NatsSyncSubscription>(std::move(sub), subject));
+}
+
+Result<std::unique_ptr<StreamReader>> NatsBus::readStream(const std::string& stream,
+                                                          const std::string& filter) {
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream.c_str();
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverLastPerSubject;
+    natsSubscription* raw = nullptr;
+    jsErrCode js_err = static_cast<jsErrCode>(0);
+    const natsStatus status =
+        js_SubscribeSync(&raw, impl_->js.get(), filter.c_str(), nullptr, &so, &js_err);
+    nh::SubscriptionPtr sub(raw);
+    if (status != NATS_OK) {
+        return natsError(fmt::format("read stream '{}' ({})", stream, filter), status, js_err);
+    }
+    const natsStatus limits =
+        natsSubscription_SetPendingLimits(sub.get(), kSubPendingMsgs, kSubPendingBytes);
+    if (limits != NATS_OK) {
+        return natsError(fmt::format("set pending limits on stream reader '{}'", stream), limits);
+    }
+    return std::unique_ptr<StreamReader>(
+        std::make_unique<NatsStreamReader>(std::move(sub), stream));
 }
 
 Result<std::unique_ptr<KeyValue>> NatsBus::keyValue(const std::string& bucket,

@@ -129,8 +129,16 @@ std::optional<std::chrono::system_clock::time_point> parseRfc3339(std::string_vi
         }
         frac = std::chrono::milliseconds{value};
     }
-    if (*end != 'Z' || end[1] != '\0') return std::nullopt;
-    return std::chrono::system_clock::from_time_t(timegm(&tm)) + frac;
+    // The 'Z' must end the text: c_str() would hide anything after an embedded NUL.
+    if (*end != 'Z' || end + 1 != s.c_str() + s.size()) return std::nullopt;
+    const std::time_t secs = timegm(&tm);
+    // system_clock counts nanoseconds in 64 bits (years 1678..2262); from_time_t overflows
+    // outside that range, and strptime accepts any year from 0 to 9999.
+    using Seconds = std::chrono::seconds;
+    constexpr int64_t kMaxSeconds =
+        std::chrono::duration_cast<Seconds>(std::chrono::system_clock::duration::max()).count() - 1;
+    if (secs < -kMaxSeconds || secs > kMaxSeconds) return std::nullopt;
+    return std::chrono::system_clock::from_time_t(secs) + frac;
 }
 
 bool isValidGroupToken(std::string_view group) {

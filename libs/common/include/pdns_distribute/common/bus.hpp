@@ -133,6 +133,21 @@ public:
         int batch, std::chrono::milliseconds timeout) = 0;
 };
 
+/// A message read from a stream by an ordered consumer, with its stream sequence and how many
+/// messages were still pending behind it when it was delivered (0: caught up).
+struct StreamMessage {
+    BusMessage message;
+    uint64_t sequence = 0;
+    uint64_t pending = 0;
+};
+
+class StreamReader {
+public:
+    virtual ~StreamReader() = default;
+    /// Next message or nullopt on timeout.
+    [[nodiscard]] virtual std::optional<StreamMessage> next(std::chrono::milliseconds timeout) = 0;
+};
+
 struct KvEntry {
     std::string value;
     uint64_t revision = 0;
@@ -185,6 +200,11 @@ public:
     /// Core subscription read by our thread; optional queue group.
     [[nodiscard]] Result<std::unique_ptr<SyncSubscription>> subscribe(
         const std::string& subject, const std::string& queue = {});
+    /// Ordered ephemeral consumer on `stream` filtered by `filter`: first the last message of every
+    /// subject (deliver last-per-subject), then each new message. No acks; nats.c recreates the
+    /// consumer on a gap or reconnect.
+    [[nodiscard]] Result<std::unique_ptr<StreamReader>> readStream(const std::string& stream,
+                                                                   const std::string& filter);
     /// Opens (creating if missing) a KV bucket with the given per-bucket TTL (0 = none).
     [[nodiscard]] Result<std::unique_ptr<KeyValue>> keyValue(const std::string& bucket,
                                                              std::chrono::milliseconds ttl,

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "reconciler.hpp"
+
+#include <fmt/format.h>
+
+namespace pdns_distribute::health_checker {
+
+void ZoneMirror::apply(const common::ZoneEvent& event, uint64_t sequence) {
+    std::lock_guard lock(mutex_);
+    entries_[event.zone] = MirrorEntry{
+        .op = event.op, .serial = event.serial, .apex = event.apex, .sequence = sequence};
+}
+
+std::map<std::string, MirrorEntry> ZoneMirror::snapshot() const {
+    std::lock_guard lock(mutex_);
+    return entries_;
+}
+
+size_t ZoneMirror::size() const {
+    std::lock_guard lock(mutex_);
+    return entries_.size();
+}
+
+ReconcilePlan Reconciler::plan(const std::vector<PrimaryZone>& primary, bool canary_ok,
+                               const std::map<std::string, MirrorEntry>& mirror) {
+    ReconcilePlan plan;
+    const auto at = common::rfc3339Millis(clock_.system());
+    std::set<std::string> listed;
+    for (const auto& z : primary) {
+        listed.insert(z.name);
+        auto it = mirror.find(z.name);
+        const bool in_sync = it != mirror.end() && it->second.op == common::ZoneOp::Upsert &&
+                             it->second.serial == z.serial &&
+                             (!z.apex || it->second.apex == z.apex);
+        if (in_sync) continue;
+        plan.publishes.push_back(
+            PlannedPublish{.event = common::ZoneEvent{.zone = z.name,
+                                                      .op = common::ZoneOp::Upsert,
+                                                      .serial = z.serial,
+                                                      .apex = z.apex,
+                                                      .cause = common::EventCause::Reconcile,
+                                                      .at = at},
+                           .expected_sequence = it == mirror.end() ? 0 : it->second.sequence});
+    }
+
+    std::vector<std::string> gone;
+    size_t live = 0;
+    for (const auto& [zone, entry] : mirror) {
+        if (entry.op != common::ZoneOp::Upsert) continue;
+        ++live;
+        if (!listed.contains(zone)) gone.push_back(zone);
+    }
+
+    std::lock_guard lock(mutex_);
+    // Zones that came back are no longer candidates.
+    std::erase_if(held_, [&](const std::string& z) { return listed.contains(z); });
+    if (held_.empty()) hold_reason_.clear();
+
+    std::string reason;
+    if (!gone.empty()) {
+        if (primary.empty()) {
+            reason = "the primary lists no zones at all";
+        } else if (!canary_ok) {
+            reason = "the primary's identity or canary zone could not be verified";
+        } else if (static_cast<int64_t>(gone.size()) * 100 >
+                       static_cast<int64_t>(live) * settings_.hold_percent ||
+                   static_cast<int64_t>(gone.size()) > settings_.hold_zones) {
+            reason =
+                fmt::format("{} of {} zones vanished from the primary at once (limit {} % or {})",
+                            gone.size(), live, settings_.hold_percent, settings_.hold_zones);
+        }
+    }
+    // An approval covers exactly the zones held when it was given.
+    const auto approved = std::move(approved_);
+    approved_.clear();
+    for (const auto& zone : gone) {
+        const bool hold = !approved.contains(zone) && (!reason.empty() || held_.contains(zone));
+        if (hold) {
+            if (held_.insert(zone).second) plan.newly_held.push_back(zone);
+            continue;
+        }
+        held_.erase(zone);
+        plan.publishes.push_back(
+            PlannedPublish{.event = common::ZoneEvent{.zone = zone,
+                                                      .op = common::ZoneOp::Delete,
+                                                      .serial = std::nullopt,
+                                                      .apex = std::nullopt,
+                                                      .cause = common::EventCause::Reconcile,
+                                                      .at = at},
+                           .expected_sequence = mirror.at(zone).sequence});
+    }
+    if (!reason.empty() && !plan.newly_held.empty()) hold_reason_ = reason;
+    if (held_.empty()) hold_reason_.clear();
+    return plan;
+}
+
+size_t Reconciler::approve() {
+    std::lock_guard lock(mutex_);
+    approved_ = held_;
+    return approved_.size();
+}
+
+std::vector<std::string> Reconciler::held() const {
+    std::lock_guard lock(mutex_);
+    return {held_.begin(), held_.end()};
+}
+
+std::string Reconciler::holdReason() const {
+    std::lock_guard lock(mutex_);
+    return hold_reason_;
+}
+
+}  // namespace pdns_distribute::health_checker

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <pdns_distribute/common/zone_event.hpp>
+
+#include <ctime>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace pdns_distribute::common {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::chrono::system_clock::time_point utc(int year, int month, int day, int hour, int minute,
+                                          int second) {
+    std::tm tm{};
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = minute;
+    tm.tm_sec = second;
+    return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+TEST(ParseRfc3339, WithAndWithoutMillis_Parses) {
+    EXPECT_EQ(parseRfc3339("2026-11-26T13:04:55Z"), utc(2026, 11, 26, 13, 4, 55));
+    EXPECT_EQ(parseRfc3339("2026-11-26T13:04:55.123Z"), utc(2026, 11, 26, 13, 4, 55) + 123ms);
+}
+
+TEST(ParseRfc3339, RoundTripOfRfc3339Millis_GivesSameTime) {
+    const auto t = utc(2031, 2, 3, 4, 5, 6) + 789ms;
+    EXPECT_EQ(parseRfc3339(rfc3339Millis(t)), t);
+}
+
+// Found by fuzz_zone_key: strptime takes any year 0..9999, but system_clock (nanoseconds in 64
+// bits) only spans 1678..2262; from_time_t overflowed (undefined behaviour) instead of refusing.
+TEST(ParseRfc3339, YearOutsideClockRange_Refused) {
+    EXPECT_FALSE(parseRfc3339("2-11-26T13:04:55Z"));
+    EXPECT_FALSE(parseRfc3339("0001-01-01T00:00:00Z"));
+    EXPECT_FALSE(parseRfc3339("1677-01-01T00:00:00Z"));
+    EXPECT_FALSE(parseRfc3339("2263-01-01T00:00:00Z"));
+    EXPECT_FALSE(parseRfc3339("9999-12-31T23:59:59.999Z"));
+    EXPECT_EQ(parseRfc3339("1678-01-01T00:00:00Z"), utc(1678, 1, 1, 0, 0, 0));
+    EXPECT_EQ(parseRfc3339("2262-01-01T00:00:00Z"), utc(2262, 1, 1, 0, 0, 0));
+}
+
+TEST(ParseRfc3339, TextAfterEmbeddedNul_Refused) {
+    EXPECT_FALSE(parseRfc3339(std::string("2026-11-26T13:04:55Z\0junk", 25)));
+    EXPECT_FALSE(parseRfc3339("2026-11-26T13:04:55Zjunk"));
+    EXPECT_FALSE(parseRfc3339("2026-11-26T13:04:55"));
+}
+
+}  // namespace
+}  // namespace pdns_distribute::common

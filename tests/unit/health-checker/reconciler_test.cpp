@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "reconciler.hpp"
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include "manual_clock.hpp"
+
+namespace pdns_distribute::health_checker {
+namespace {
+
+using common::ZoneOp;
+
+MirrorEntry live(uint32_t serial, std::string apex, uint64_t seq) {
+    return MirrorEntry{
+        .op = ZoneOp::Upsert, .serial = serial, .apex = std::move(apex), .sequence = seq};
+}
+
+std::vector<PrimaryZone> primaryOf(int n) {
+    std::vector<PrimaryZone> out;
+    for (int i = 0; i < n; ++i) {
+        out.push_back(
+            PrimaryZone{.name = "z" + std::to_string(i) + ".test.", .serial = 1, .apex = "a"});
+    }
+    return out;
+}
+
+std::map<std::string, MirrorEntry> mirrorOf(int n) {
+    std::map<std::string, MirrorEntry> m;
+    for (int i = 0; i < n; ++i) m["z" + std::to_string(i) + ".test."] = live(1, "a", 10 + i);
+    return m;
+}
+
+size_t count(const ReconcilePlan& p, ZoneOp op) {
+    return static_cast<size_t>(std::count_if(p.publishes.begin(), p.publishes.end(),
+                                             [&](const auto& x) { return x.event.op == op; }));
+}
+
+class ReconcilerTest : public ::testing::Test {
+protected:
+    testing::ManualClock clock_;
+    Reconciler reconciler_{ReconcilerSettings{.hold_percent = 1, .hold_zones = 100}, clock_};
+};
+
+TEST_F(ReconcilerTest, InSync_PublishesNothing) {
+    const auto plan = reconciler_.plan(primaryOf(5), true, mirrorOf(5));
+    EXPECT_TRUE(plan.publishes.empty());
+}
+
+TEST_F(ReconcilerTest, ZoneMissingFromStream_UpsertExpectingNoMessage) {
+    auto mirror = mirrorOf(5);
+    mirror.erase("z2.test.");
+    const auto plan = reconciler_.plan(primaryOf(5), true, mirror);
+    ASSERT_EQ(plan.publishes.size(), 1u);
+    EXPECT_EQ(plan.publishes[0].event.zone, "z2.test.");
+    EXPECT_EQ(plan.publishes[0].event.cause, common::EventCause::Reconcile);
+    EXPECT_EQ(plan.publishes[0].expected_sequence, 0u);
+}
+
+TEST_F(ReconcilerTest, SerialOrApexChangedBehindTheProxy_UpsertConditionalOnMirror) {
+    auto primary = primaryOf(3);
+    primary[0].serial = 2;  // pdnsutil edit
+    primary[1].apex = "b";  // key rollover, same serial
+    const auto plan = reconciler_.plan(primary, true, mirrorOf(3));
+    ASSERT_EQ(plan.publishes.size(), 2u);
+    EXPECT_EQ(plan.publishes[0].event.serial, 2u);
+    EXPECT_EQ(plan.publishes[0].expected_sequence, 10u);
+    EXPECT_EQ(plan.publishes[1].event.apex, "b");
+    EXPECT_EQ(plan.publishes[1].expected_sequence, 11u);
+}
+
+TEST_F(ReconcilerTest, ApiEventWithoutSerial_FilledInOnce) {
+    auto mirror = mirrorOf(1);
+    mirror["z0.test."].serial.reset();
+    mirror["z0.test."].apex.reset();
+    EXPECT_EQ(reconciler_.plan(primaryOf(1), true, mirror).publishes.size(), 1u);
+}
+
+TEST_F(ReconcilerTest, FewZonesGone_DeletePublished) {
+    auto primary = primaryOf(200);
+    primary.erase(primary.begin());  // 1 of 200: within 1 %
+    const auto plan = reconciler_.plan(primary, true, mirrorOf(200));
+    ASSERT_EQ(count(plan, ZoneOp::Delete), 1u);
+    EXPECT_EQ(plan.publishes[0].event.zone, "z0.test.");
+    EXPECT_EQ(plan.publishes[0].expected_sequence, 10u);
+    EXPECT_TRUE(reconciler_.held().empty());
+}
+
+TEST_F(ReconcilerTest, EmptyListing_EveryDeletionHeld) {
+    const auto plan = reconciler_.plan({}, true, mirrorOf(5));
+    EXPECT_EQ(count(plan, ZoneOp::Delete), 0u);
+    EXPECT_EQ(reconciler_.held().size(), 5u);
+    EXPECT_NE(reconciler_.holdReason().find("no zones"), std::string::npos);
+}
+
+TEST_F(ReconcilerTest, CanaryFailed_DeletionsHeld) {
+    auto primary = primaryOf(200);
+    primary.pop_back();
+    const auto plan = reconciler_.plan(primary, false, mirrorOf(200));
+    EXPECT_EQ(count(plan, ZoneOp::Delete), 0u);
+    EXPECT_EQ(reconciler_.held().size(), 1u);
+}
+
+TEST_F(ReconcilerTest, ListingShrankTooMuch_HeldAndStayHeldOnLaterPasses) {
+    auto primary = primaryOf(200);
+    primary.resize(150);  // 25 % gone
+    EXPECT_EQ(count(reconciler_.plan(primary, true, mirrorOf(200)), ZoneOp::Delete), 0u);
+    EXPECT_EQ(reconciler_.held().size(), 50u);
+    // Nothing new vanished, but what was held stays held.
+    EXPECT_EQ(count(reconciler_.plan(primary, true, mirrorOf(200)), ZoneOp::Delete), 0u);
+    EXPECT_EQ(reconciler_.held().size(), 50u);
+}
+
+TEST_F(ReconcilerTest, MoreThanHoldZonesGone_HeldEvenBelowPercentage) {
+    Reconciler r(ReconcilerSettings{.hold_percent = 50, .hold_zones = 10}, clock_);
+    auto primary = primaryOf(100);
+    primary.resize(85);
+    EXPECT_EQ(count(r.plan(primary, true, mirrorOf(100)), ZoneOp::Delete), 0u);
+    EXPECT_EQ(r.held().size(), 15u);
+}
+
+TEST_F(ReconcilerTest, Approval_PublishesExactlyTheHeldDeletions) {
+    (void)reconciler_.plan({}, true, mirrorOf(3));
+    ASSERT_EQ(reconciler_.held().size(), 3u);
+    EXPECT_EQ(reconciler_.approve(), 3u);
+    auto mirror = mirrorOf(3);
+    mirror["new.test."] = live(1, "a", 99);  // vanished after the approval: not covered
+    const auto plan = reconciler_.plan({}, true, mirror);
+    EXPECT_EQ(count(plan, ZoneOp::Delete), 3u);
+    EXPECT_EQ(reconciler_.held(), std::vector<std::string>{"new.test."});
+}
+
+TEST_F(ReconcilerTest, HeldZoneReturns_NoLongerHeld) {
+    auto primary = primaryOf(4);
+    (void)reconciler_.plan({}, true, mirrorOf(4));
+    ASSERT_EQ(reconciler_.held().size(), 4u);
+    const auto plan = reconciler_.plan(primary, true, mirrorOf(4));
+    EXPECT_TRUE(reconciler_.held().empty());
+    EXPECT_EQ(count(plan, ZoneOp::Delete), 0u);
+}
+
+TEST_F(ReconcilerTest, DeletedInStream_NotDeletedAgain) {
+    auto mirror = mirrorOf(2);
+    mirror["z1.test."].op = ZoneOp::Delete;
+    const auto plan = reconciler_.plan(primaryOf(1), true, mirror);
+    EXPECT_TRUE(plan.publishes.empty());
+}
+
+}  // namespace
+}  // namespace pdns_distribute::health_checker
