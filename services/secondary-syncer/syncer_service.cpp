@@ -27,6 +27,7 @@
 #include "axfr_listener.hpp"
 #include "node_identity.hpp"
 #include "parking.hpp"
+#include "sweep.hpp"
 #include "zone_data_client.hpp"
 
 namespace pdns_distribute::secondary_syncer {
@@ -155,10 +156,10 @@ public:
                                    .max_zone_bytes = y.max_zone_bytes,
                                    .timeout = y.request_timeout},
             clock_, context.metrics);
+        master_ = fmt::format("127.0.0.1:{}", listen->port);
         applier_ = std::make_unique<Applier>(
-            ApplierSettings{.master = fmt::format("127.0.0.1:{}", listen->port),
-                            .apply_timeout = y.apply_timeout},
-            *data_client_, *api_, *dns_, *listener_, budget_, clock_,
+            ApplierSettings{.master = master_, .apply_timeout = y.apply_timeout}, *data_client_,
+            *api_, *dns_, *listener_, budget_, clock_,
             [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); });
         spdlog::info("syncer node={} instance={} consumer={} listener={}", y.node_id, instance_,
                      durable, y.listen);
@@ -173,6 +174,7 @@ public:
         }
         consumer_thread_ = std::jthread([this](const std::stop_token& st) { consumeLoop(st); });
         housekeeping_ = std::jthread([this](const std::stop_token& st) { housekeepingLoop(st); });
+        sweep_thread_ = std::jthread([this](const std::stop_token& st) { sweep(st); });
     }
 
     // Stop order: take no new messages; let the workers finish the zone each has in hand (the
@@ -180,6 +182,7 @@ public:
     // back to the server at once (nak without delay), so a successor need not wait ack_wait.
     void stop() override {
         if (stopped_.exchange(true)) return;
+        sweep_thread_ = {};
         consumer_thread_ = {};
         for (auto& t : workers_) t.request_stop();
         cv_.notify_all();
@@ -225,18 +228,23 @@ private:
         bool busy = false;
         bool queued = false;
         std::optional<common::ZoneEvent> latest;
-        bool latest_synthetic = false;  // a parking retry, not a stream event
+        bool latest_parking = false;  // a parking retry, not a stream event
         std::vector<DeliveryPtr> waiting;
         std::vector<DeliveryPtr> in_flight;
     };
 
-    void enqueue(const common::ZoneEvent& event, DeliveryPtr delivery, bool synthetic) {
+    // Stream events always win over synthetic ones (parking retries and the startup sweep) for
+    // the same zone; a parking retry that a real event overtook is dropped when taken up.
+    enum class Source { Stream, Parking, Sweep };
+
+    void enqueue(const common::ZoneEvent& event, DeliveryPtr delivery, Source source) {
+        const bool synthetic = source != Source::Stream;
         {
             std::lock_guard lock(mutex_);
             auto& slot = slots_[event.zone];
             if (!synthetic || !slot.latest) {
                 slot.latest = event;
-                slot.latest_synthetic = synthetic;
+                slot.latest_parking = source == Source::Parking;
             }
             if (delivery) slot.waiting.push_back(std::move(delivery));
             if (!slot.busy && !slot.queued) {
@@ -289,7 +297,7 @@ private:
                     (void)delivery->term();
                     continue;
                 }
-                enqueue(*event, std::move(delivery), false);
+                enqueue(*event, std::move(delivery), Source::Stream);
             }
         }
     }
@@ -298,7 +306,7 @@ private:
         while (!st.stop_requested()) {
             std::string zone;
             common::ZoneEvent event;
-            bool synthetic = false;
+            bool parking_retry = false;
             {
                 std::unique_lock lock(mutex_);
                 cv_.wait_for(lock, 500ms, [&] { return !ready_.empty() || st.stop_requested(); });
@@ -309,13 +317,13 @@ private:
                 slot.queued = false;
                 slot.busy = true;
                 event = *slot.latest;
-                synthetic = slot.latest_synthetic;
+                parking_retry = slot.latest_parking;
                 slot.latest.reset();
                 slot.in_flight = std::move(slot.waiting);
                 slot.waiting.clear();
             }
             // A parking retry queued before a real event settled the zone is stale by now.
-            if (!synthetic || parking_.contains(zone)) {
+            if (!parking_retry || parking_.contains(zone)) {
                 process(event);
             } else {
                 settle(zone);
@@ -405,6 +413,43 @@ private:
         (void)bus_->publishCore("pdns.node." + settings_.syncer.node_id + ".applied", j.dump());
     }
 
+    // Startup sweep (DESIGN §5.7): repairs managed zones the local pdns lost, holds at another
+    // serial, or should no longer have, through the same per-zone lanes as stream events.
+    void sweep(const std::stop_token& st) {
+        auto reader = bus_->readStream("PDNS_ZONES", "pdns.zones." + settings_.syncer.group + ".>");
+        if (!reader) {
+            spdlog::warn("startup sweep skipped: cannot read the stream ({})",
+                         reader.error().message);
+            return;
+        }
+        std::map<std::string, DesiredZone> desired;
+        while (!st.stop_requested()) {
+            auto m = (*reader)->next(desired.empty() ? 1000ms : 300ms);
+            if (!m) break;  // nothing more pending
+            auto e = common::parseZoneEvent(m->message.data);
+            if (e) desired[e->zone] = DesiredZone{.op = e->op, .serial = e->serial};
+            if (m->pending == 0) break;
+        }
+        reader->reset();
+        if (st.stop_requested()) return;
+        auto local = api_->listZones(std::nullopt, false);
+        if (!local) {
+            spdlog::warn("startup sweep skipped: cannot list local zones ({})",
+                         local.error().message);
+            return;
+        }
+        const auto plan = planSweep(desired, *local, master_);
+        for (const auto& zone : plan.clashes) {
+            spdlog::error(
+                "zone '{}' is wanted but exists in the local pdns without account '{}'; "
+                "not touching it",
+                zone, kManagedAccount);
+        }
+        spdlog::info("startup sweep: {} wanted zone(s), {} local, {} to repair", desired.size(),
+                     local->size(), plan.events.size());
+        for (const auto& e : plan.events) enqueue(e, nullptr, Source::Sweep);
+    }
+
     void housekeepingLoop(const std::stop_token& st) {
         auto next_renew = std::chrono::steady_clock::now() + settings_.syncer.heartbeat;
         auto next_keepalive = std::chrono::steady_clock::now() + settings_.syncer.ack_wait / 3;
@@ -418,7 +463,7 @@ private:
                                           .apex = std::nullopt,
                                           .cause = common::EventCause::Resync,
                                           .at = {}},
-                        nullptr, true);
+                        nullptr, Source::Parking);
             }
             if (now >= next_keepalive) {
                 next_keepalive = now + settings_.syncer.ack_wait / 3;
@@ -472,6 +517,8 @@ private:
     std::vector<std::jthread> workers_;
     std::jthread consumer_thread_;
     std::jthread housekeeping_;
+    std::jthread sweep_thread_;
+    std::string master_;
 };
 
 }  // namespace

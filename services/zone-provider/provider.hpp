@@ -81,8 +81,8 @@ public:
     /// Answers a `{"v":1,"zone","node","nonce","after"?}` request. A cached body is reused only
     /// if the transfer that produced it started after `after` (the event's time, stamped on this
     /// host) or, without it, after the request arrived: a request racing ahead of the cache
-    /// invalidation must never get data from before its event. Always returns a signed manifest, even
-    /// for a malformed request (status error), except when no nonce can be read at all.
+    /// invalidation must never get data from before its event. Always returns a signed manifest,
+    /// even for a malformed request (status error), except when no nonce can be read at all.
     [[nodiscard]] std::optional<Reply> handleRequest(std::string_view payload);
     /// Answers a `{"chunk":i}` request for one of this instance's transfers.
     [[nodiscard]] std::optional<std::string> handleChunk(std::string_view transfer_id,

@@ -3,6 +3,7 @@
 // api-proxy, and holds deletions it cannot trust until an operator approves them.
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <pdns_distribute/common/zone_key.hpp>
@@ -82,6 +83,27 @@ TEST_F(HealTest, KeyRolloverStepWithPdnsutil_DnskeysReachEverySecondary) {
             return true;
         },
         75s, 250ms));
+}
+
+TEST_F(HealTest, ZoneDeletedByHandOnASecondary_RestoredWhenItsSyncerStarts) {
+    const std::string zone = "byhand.pdd.test.";
+    ASSERT_EQ(f().createZone(zone).status, 201);
+    ASSERT_TRUE(f().waitLikePrimary(zone));
+    ASSERT_EQ(f().stopSyncer(0), 0);
+    httplib::Client c(f().secondaries[0]->apiUrl());
+    auto r = c.Delete("/api/v1/servers/localhost/zones/" + zone,
+                      httplib::Headers{{"X-API-Key", f().secondaries[0]->apiKey()}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 204);
+    ASSERT_FALSE(
+        waitUntil([&] { return f().serial(*f().secondaries[0], zone).has_value(); }, 500ms));
+    const auto t0 = Clock::now();
+    f().startSyncer(0);
+    EXPECT_TRUE(f().waitLikePrimary(zone, 20s));
+    std::printf(
+        "[ measure ] zone deleted by hand restored %lld ms after the syncer started\n",
+        static_cast<long long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()));
 }
 
 // A separate fleet: this one loses its primary's database.

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "sweep.hpp"
+
+#include <algorithm>
+
+#include "config.hpp"
+
+namespace pdns_distribute::secondary_syncer {
+
+namespace {
+
+common::ZoneEvent resync(const std::string& zone, common::ZoneOp op) {
+    return common::ZoneEvent{.zone = zone,
+                             .op = op,
+                             .serial = std::nullopt,
+                             .apex = std::nullopt,
+                             .cause = common::EventCause::Resync,
+                             .at = {}};
+}
+
+}  // namespace
+
+SweepPlan planSweep(const std::map<std::string, DesiredZone>& desired,
+                    const std::vector<common::PdnsZoneInfo>& local, const std::string& master) {
+    SweepPlan plan;
+    std::map<std::string, const common::PdnsZoneInfo*> by_name;
+    for (const auto& z : local) by_name[z.name] = &z;
+    auto managed = [&](const common::PdnsZoneInfo& z) {
+        return z.account == kManagedAccount &&
+               std::find(z.masters.begin(), z.masters.end(), master) != z.masters.end();
+    };
+    for (const auto& [zone, want] : desired) {
+        if (want.op != common::ZoneOp::Upsert) continue;
+        auto it = by_name.find(zone);
+        if (it == by_name.end()) {
+            plan.events.push_back(resync(zone, common::ZoneOp::Upsert));
+        } else if (!managed(*it->second)) {
+            if (it->second->account != kManagedAccount)
+                plan.clashes.push_back(zone);
+            else
+                plan.events.push_back(
+                    resync(zone, common::ZoneOp::Upsert));  // our zone, old master
+        } else if (!want.serial || *want.serial != it->second->serial) {
+            plan.events.push_back(resync(zone, common::ZoneOp::Upsert));
+        }
+    }
+    for (const auto& z : local) {
+        if (!managed(z)) continue;
+        auto it = desired.find(z.name);
+        if (it == desired.end() || it->second.op == common::ZoneOp::Delete) {
+            plan.events.push_back(resync(z.name, common::ZoneOp::Delete));
+        }
+    }
+    return plan;
+}
+
+}  // namespace pdns_distribute::secondary_syncer
