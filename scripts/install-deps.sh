@@ -10,6 +10,10 @@ packages=(
   libcli11-dev libgtest-dev libgmock-dev libldns-dev libssl-dev libtomlplusplus-dev libsystemd-dev
   nats-server pdns-server pdns-backend-sqlite3 sqlite3 dnsutils ldnsutils curl
   clang-format clang-tidy shellcheck
+  # packaging tests (tests/packaging): .deb build, lint, install/upgrade/purge in a chroot
+  debhelper devscripts lintian help2man debootstrap systemd
+  # fuzz targets (tests/fuzz): libFuzzer comes with clang's runtime
+  clang libclang-rt-14-dev
 )
 
 missing=()

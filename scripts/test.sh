@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs the dependencies, builds with warnings as errors, and runs every test: unit tests
 # (plain and under ASan/UBSan), end-to-end tests on real nats-server and pdns_server, and the
-# format, lint and shell checks. Usage: scripts/test.sh [--quick] (--quick skips ASan and tidy).
+# format, lint and shell checks, and the packaging tests. Usage: scripts/test.sh [--quick]
+# (--quick skips ASan, tidy and packaging).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -40,10 +41,17 @@ if [ "$quick" -eq 0 ]; then
   step "unit tests under ASan/UBSan"
   cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPDNS_DISTRIBUTE_WERROR=ON \
     -DPDNS_DISTRIBUTE_SANITIZE=ON >/dev/null
-  cmake --build build/asan -j "$jobs"
+  cmake --build build/asan -j "$jobs" --target pdd_unit_tests
   ctest --test-dir build/asan -L unit --output-on-failure -j "$jobs"
 
   step "clang-tidy"
   "$root/scripts/tidy.sh" build/ci
+
+  if [ "$(id -u)" -eq 0 ]; then
+    step "packaging: .deb build, lintian, install/upgrade/purge in a throwaway root"
+    tests/packaging/run.sh --work build/pkgtest
+  else
+    step "packaging tests skipped (need root for the chroot)"
+  fi
 fi
 echo "all checks passed"

@@ -25,7 +25,11 @@ public:
     }
     void checkConfig() override {
         for (const auto& w : secondary_syncer::checkSettings(settings_)) spdlog::warn("{}", w);
-        (void)secondary_syncer::loadTrustedKeys(settings_.syncer);
+        // A fresh install has no key yet: that is a warning here (checkSettings says so) and a
+        // refusal to start; keys that are configured must load.
+        if (!settings_.syncer.trusted_keys.empty()) {
+            (void)secondary_syncer::loadTrustedKeys(settings_.syncer);
+        }
     }
     std::unique_ptr<common::Service> build(common::DaemonContext& context) override {
         return secondary_syncer::makeSyncerService(settings_, context);

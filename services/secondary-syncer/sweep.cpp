@@ -32,17 +32,15 @@ SweepPlan planSweep(const std::map<std::string, DesiredZone>& desired,
     for (const auto& [zone, want] : desired) {
         if (want.op != common::ZoneOp::Upsert) continue;
         auto it = by_name.find(zone);
-        if (it == by_name.end()) {
-            plan.events.push_back(resync(zone, common::ZoneOp::Upsert));
-        } else if (!managed(*it->second)) {
-            if (it->second->account != kManagedAccount)
-                plan.clashes.push_back(zone);
-            else
-                plan.events.push_back(
-                    resync(zone, common::ZoneOp::Upsert));  // our zone, old master
-        } else if (!want.serial || *want.serial != it->second->serial) {
-            plan.events.push_back(resync(zone, common::ZoneOp::Upsert));
+        if (it != by_name.end() && it->second->account != kManagedAccount) {
+            plan.clashes.push_back(zone);  // someone else's zone: never touched
+            continue;
         }
+        // Missing locally, ours but pointing at another master, or at another (or unknown)
+        // serial: fetch it again.
+        const bool current = it != by_name.end() && managed(*it->second) && want.serial &&
+                             *want.serial == it->second->serial;
+        if (!current) plan.events.push_back(resync(zone, common::ZoneOp::Upsert));
     }
     for (const auto& z : local) {
         if (!managed(z)) continue;
