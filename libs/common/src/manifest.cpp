@@ -101,6 +101,17 @@ bool isHexDigest(std::string_view s) {
     return true;
 }
 
+// The Pdd-Key-Id header is unverified input: it goes into error messages (and so into logs)
+// only when it looks like a key id, so that a reply cannot inject control bytes or fake lines.
+std::string shownKeyId(std::string_view key_id) {
+    constexpr size_t kMaxShown = 64;
+    const bool hex = !key_id.empty() && key_id.size() <= kMaxShown &&
+                     std::all_of(key_id.begin(), key_id.end(), [](char c) {
+                         return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                     });
+    return hex ? std::string(key_id) : fmt::format("<{} bytes, not hex>", key_id.size());
+}
+
 }  // namespace
 
 std::string_view toString(ManifestStatus s) {
@@ -267,7 +278,7 @@ Result<VerifiedManifest> verifyManifestReply(std::string_view payload, std::stri
         return refusal(Refusal::UnknownKey,
                        fmt::format("cannot verify manifest for '{}' (unknown key id '{}'); add its "
                                    "public key to the trusted keys",
-                                   expected_zone, key_id.substr(0, 64)));
+                                   expected_zone, shownKeyId(key_id)));
     }
     if (chosen == nullptr) {
         return refusal(Refusal::ExpiredKey,

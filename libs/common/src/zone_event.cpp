@@ -52,7 +52,12 @@ Result<ZoneEvent> parseZoneEvent(std::string_view json) {
     if (j.is_discarded() || !j.is_object())
         return makeError("malformed zone event (not a JSON object)");
     try {
-        if (j.value("v", 0) != 1) return makeError("unsupported zone event version");
+        // Numbers are type-checked before get<>(): nlohmann converts a float such as 1e300 to an
+        // integer with a plain cast, which is undefined behaviour when it does not fit.
+        const auto v = j.find("v");
+        if (v == j.end() || !v->is_number_unsigned() || v->get<uint64_t>() != 1) {
+            return makeError("unsupported zone event version");
+        }
         ZoneEvent e;
         auto zone = canonicalZoneName(j.at("zone").get<std::string>());
         if (!zone) return makeError("malformed zone event ({})", zone.error().message);
@@ -66,6 +71,9 @@ Result<ZoneEvent> parseZoneEvent(std::string_view json) {
             return makeError("malformed zone event (unknown op '{}')", op);
         }
         if (j.contains("serial") && !j["serial"].is_null()) {
+            if (!j["serial"].is_number_integer()) {
+                return makeError("malformed zone event (serial is not an integer)");
+            }
             const auto s = j["serial"].get<int64_t>();
             if (s < 0 || s > 0xFFFFFFFFLL)
                 return makeError("malformed zone event (serial out of range)");

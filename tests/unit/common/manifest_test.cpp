@@ -237,6 +237,20 @@ TEST_F(VerifyReply, UnknownKeyId_UnknownKey) {
     EXPECT_EQ(r.error().code, "unknown_key");
 }
 
+// Seen while fuzzing: the unverified Pdd-Key-Id header went into the error (and the log) as is.
+TEST_F(VerifyReply, UnknownKeyIdNotHex_NotEchoedRaw) {
+    auto r = verifyManifestReply(payload, sigHex(payload, kNonce), "ab\ncd\x1b[0m", kZone, kNonce,
+                                 trusted, kNow);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, "unknown_key");
+    EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
+    EXPECT_NE(r.error().message.find("<9 bytes, not hex>"), std::string::npos) << r.error().message;
+    auto hex = verifyManifestReply(payload, sigHex(payload, kNonce), "0011223344556677", kZone,
+                                   kNonce, trusted, kNow);
+    ASSERT_FALSE(hex);
+    EXPECT_NE(hex.error().message.find("'0011223344556677'"), std::string::npos);
+}
+
 TEST_F(VerifyReply, ExpiredKey_ExpiredKey) {
     trusted[0].not_after = kNow - 1s;
     auto r = verify(payload, sigHex(payload, kNonce));

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <string>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace pdns_distribute::common {
@@ -49,6 +50,52 @@ TEST(ParseRfc3339, TextAfterEmbeddedNul_Refused) {
     EXPECT_FALSE(parseRfc3339(std::string("2026-11-26T13:04:55Z\0junk", 25)));
     EXPECT_FALSE(parseRfc3339("2026-11-26T13:04:55Zjunk"));
     EXPECT_FALSE(parseRfc3339("2026-11-26T13:04:55"));
+}
+
+TEST(ParseZoneEvent, SerializedEvent_ParsesBack) {
+    const ZoneEvent e{.zone = "example.org.",
+                      .op = ZoneOp::Delete,
+                      .serial = 42,
+                      .apex = "00112233445566778899aabbccddeeff",
+                      .cause = EventCause::Resync,
+                      .at = "2026-11-26T13:04:55.123Z"};
+    const auto parsed = parseZoneEvent(serializeZoneEvent(e));
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed->zone, e.zone);
+    EXPECT_EQ(parsed->op, e.op);
+    EXPECT_EQ(parsed->serial, e.serial);
+    EXPECT_EQ(parsed->apex, e.apex);
+    EXPECT_EQ(parsed->cause, e.cause);
+    EXPECT_EQ(parsed->at, e.at);
+}
+
+// Found by fuzz_zone_key: nlohmann's get<int>() casts a float that does not fit (undefined
+// behaviour), so numbers must be type-checked first.
+TEST(ParseZoneEvent, VersionNotTheInteger1_Refused) {
+    for (const char* v : {"1e300", "1.0", "-1", "2", "\"1\"", "18446744073709551617"}) {
+        const auto parsed =
+            parseZoneEvent(fmt::format(R"({{"v":{},"zone":"example.org.","op":"upsert"}})", v));
+        ASSERT_FALSE(parsed) << v;
+        EXPECT_EQ(parsed.error().message, "unsupported zone event version") << v;
+    }
+    EXPECT_FALSE(parseZoneEvent(R"({"zone":"example.org.","op":"upsert"})"));
+}
+
+TEST(ParseZoneEvent, SerialNotAnInteger_Refused) {
+    for (const char* serial : {"1e300", "-1e300", "42.5", "\"42\"", "true"}) {
+        EXPECT_FALSE(parseZoneEvent(
+            fmt::format(R"({{"v":1,"zone":"example.org.","op":"upsert","serial":{}}})", serial)))
+            << serial;
+    }
+    for (const char* serial : {"-1", "4294967296", "18446744073709551615"}) {
+        EXPECT_FALSE(parseZoneEvent(
+            fmt::format(R"({{"v":1,"zone":"example.org.","op":"upsert","serial":{}}})", serial)))
+            << serial;
+    }
+    const auto max =
+        parseZoneEvent(R"({"v":1,"zone":"example.org.","op":"upsert","serial":4294967295})");
+    ASSERT_TRUE(max) << max.error().message;
+    EXPECT_EQ(max->serial, 4294967295U);
 }
 
 }  // namespace
