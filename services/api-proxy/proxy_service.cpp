@@ -15,6 +15,8 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include <pdns_distribute/common/http_error.hpp>
+
 #include "route_table.hpp"
 
 namespace pdns_distribute::api_proxy {
@@ -65,25 +67,6 @@ httplib::Headers forwardable(const httplib::Headers& in) {
         out.emplace(name, value);
     }
     return out;
-}
-
-std::string describe(httplib::Error error) {
-    switch (error) {
-        case httplib::Error::Connection:
-            return "connection failed";
-        case httplib::Error::ConnectionTimeout:
-            return "connect timed out";
-        case httplib::Error::Read:
-            return "read failed or timed out";
-        case httplib::Error::Write:
-            return "write failed";
-        case httplib::Error::SSLConnection:
-            return "TLS handshake failed";
-        case httplib::Error::SSLServerVerification:
-            return "server certificate not trusted";
-        default:
-            return httplib::to_string(error);
-    }
 }
 
 std::string metricMethod(const std::string& method) {
@@ -303,12 +286,12 @@ void ProxyService::handle(const httplib::Request& req, httplib::Response& res) {
             upstreamFailureStatus(result.error(), elapsed, settings_.upstream_timeout);
         upstream_errors_.inc();
         spdlog::warn("cannot forward {} '{}' to '{}' ({}); answered {}", req.method, req.path,
-                     settings_.upstream_url, describe(result.error()), status);
+                     settings_.upstream_url, common::describeHttpError(result.error()), status);
         res.status = status;
         res.set_content(
             nlohmann::json{{"error", fmt::format("upstream PowerDNS API {} ({})",
                                                  status == 504 ? "timed out" : "unreachable",
-                                                 describe(result.error()))}}
+                                                 common::describeHttpError(result.error()))}}
                 .dump(),
             "application/json");
         countRequest(req.method, status);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <pdns_distribute/common/pdns_api.hpp>
 
+#include <pdns_distribute/common/http_error.hpp>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -99,28 +101,6 @@ std::string pdnsErrorText(const std::string& body) {
     return quoteBody(body);
 }
 
-/// httplib's own texts are single words ("Connection"); say what happened.
-std::string describe(httplib::Error error) {
-    switch (error) {
-        case httplib::Error::Connection:
-            return "connection failed";
-        case httplib::Error::ConnectionTimeout:
-            return "connect timed out";
-        case httplib::Error::Read:
-            return "read failed or timed out";
-        case httplib::Error::Write:
-            return "write failed";
-        case httplib::Error::SSLConnection:
-            return "TLS handshake failed";
-        case httplib::Error::SSLLoadingCerts:
-            return "cannot load CA certificates";
-        case httplib::Error::SSLServerVerification:
-            return "server certificate not trusted";
-        default:
-            return httplib::to_string(error);
-    }
-}
-
 struct HttpReply {
     int status = 0;
     std::string body;
@@ -194,6 +174,27 @@ json secondaryZoneBody(const SecondaryZoneSpec& spec) {
 }
 
 }  // namespace
+
+std::string describeHttpError(httplib::Error error) {
+    switch (error) {
+        case httplib::Error::Connection:
+            return "connection failed";
+        case httplib::Error::ConnectionTimeout:
+            return "connect timed out";
+        case httplib::Error::Read:
+            return "read failed or timed out";
+        case httplib::Error::Write:
+            return "write failed";
+        case httplib::Error::SSLConnection:
+            return "TLS handshake failed";
+        case httplib::Error::SSLLoadingCerts:
+            return "cannot load CA certificates";
+        case httplib::Error::SSLServerVerification:
+            return "server certificate not trusted";
+        default:
+            return httplib::to_string(error);
+    }
+}
 
 Result<PdnsZoneInfo> parsePdnsZone(const nlohmann::json& j) {
     if (!j.is_object()) return Error{"malformed zone object (not a JSON object)", "malformed"};
@@ -287,9 +288,9 @@ struct HttpPdnsApi::Impl {
         auto res = client->send(req);
         if (!res) {
             // Drop the client: its connection state is unknown.
-            return Error{
-                fmt::format("{} {}{}: {}", method, origin, req.path, describe(res.error())),
-                "network"};
+            return Error{fmt::format("{} {}{}: {}", method, origin, req.path,
+                                     describeHttpError(res.error())),
+                         "network"};
         }
         HttpReply reply{.status = res->status, .body = std::move(res->body)};
         release(std::move(client));
