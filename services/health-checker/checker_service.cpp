@@ -12,51 +12,102 @@
 #include <pdns_distribute/common/dns.hpp>
 #include <pdns_distribute/common/dns_client.hpp>
 #include <pdns_distribute/common/guarded.hpp>
+#include <pdns_distribute/common/log.hpp>
+#include <pdns_distribute/common/node_messages.hpp>
 #include <pdns_distribute/common/pdns_api.hpp>
 #include <pdns_distribute/common/signing.hpp>
+#include <pdns_distribute/common/status_view.hpp>
 #include <pdns_distribute/common/zone_key.hpp>
 
+#include "leadership.hpp"
 #include "reconciler.hpp"
+#include "verifier.hpp"
 
 namespace pdns_distribute::health_checker {
 
 namespace {
 
 using namespace std::chrono_literals;
+using nlohmann::json;
+
+/// What the primary was last seen serving for a zone, and the mirror sequence that look covers.
+struct PrimaryLook {
+    uint32_t serial = 0;
+    std::string content;
+    uint64_t sequence = 0;
+};
+
+struct CheckerMetrics {
+    explicit CheckerMetrics(common::MetricsRegistry& r)
+        : registry(r),
+          nats_connected(r.gauge("pdns_distribute_health_checker_nats_connected",
+                                 "1 while the NATS connection is up")),
+          leader(r.gauge("pdns_distribute_health_checker_leader",
+                         "1 while this health-checker is the leader (the only one that acts)")),
+          passes(r.counter("pdns_distribute_health_checker_reconcile_passes_total",
+                           "reconcile passes completed")),
+          failed_passes(r.counter("pdns_distribute_health_checker_reconcile_failures_total",
+                                  "reconcile passes that could not list the primary")),
+          published_upsert(r.counter("pdns_distribute_health_checker_reconcile_published_total",
+                                     "zone events published by reconcile, by op",
+                                     {{"op", "upsert"}})),
+          published_delete(r.counter("pdns_distribute_health_checker_reconcile_published_total",
+                                     "zone events published by reconcile, by op",
+                                     {{"op", "delete"}})),
+          conflicts(r.counter("pdns_distribute_health_checker_reconcile_conflicts_total",
+                              "conditional publishes dropped because someone newer published "
+                              "first")),
+          held(r.gauge("pdns_distribute_health_checker_held_deletions",
+                       "deletions waiting for operator approval")),
+          mirror(r.gauge("pdns_distribute_health_checker_mirror_zones",
+                         "zones in the mirror of PDNS_ZONES")),
+          desired(r.gauge("pdns_distribute_health_checker_desired_zones",
+                          "zones wanted whose primary state is known")),
+          resyncs(r.counter("pdns_distribute_health_checker_resyncs_total",
+                            "zones a node was told to resync")),
+          propagation(r.histogram(
+              "pdns_distribute_health_checker_propagation_seconds",
+              "from a zone change's API answer to a secondary serving it, from applied reports",
+              common::MetricsRegistry::latencyBuckets())),
+          state_bytes(r.counter("pdns_distribute_health_checker_state_bytes_total",
+                                "bytes of node state replies fetched for verification")) {}
+
+    common::MetricsRegistry& registry;
+    common::Gauge& nats_connected;
+    common::Gauge& leader;
+    common::Counter& passes;
+    common::Counter& failed_passes;
+    common::Counter& published_upsert;
+    common::Counter& published_delete;
+    common::Counter& conflicts;
+    common::Gauge& held;
+    common::Gauge& mirror;
+    common::Gauge& desired;
+    common::Counter& resyncs;
+    common::Histogram& propagation;
+    common::Counter& state_bytes;
+};
 
 class CheckerService final : public common::Service {
 public:
     CheckerService(const Settings& settings, common::DaemonContext& context)
         : settings_(settings),
+          instance_("checker-" + common::randomNonce().substr(0, 12)),
           reconciler_(ReconcilerSettings{.hold_percent = settings.hold_percent,
                                          .hold_zones = settings.hold_zones},
                       clock_),
-          msg_ids_("checker-" + common::randomNonce().substr(0, 12)),
-          nats_connected_(context.metrics.gauge("pdns_distribute_health_checker_nats_connected",
-                                                "1 while the NATS connection is up")),
-          passes_(context.metrics.counter("pdns_distribute_health_checker_reconcile_passes_total",
-                                          "reconcile passes completed")),
-          failed_passes_(
-              context.metrics.counter("pdns_distribute_health_checker_reconcile_failures_total",
-                                      "reconcile passes that could not list the primary")),
-          published_upsert_(context.metrics.counter(
-              "pdns_distribute_health_checker_reconcile_published_total",
-              "zone events published by reconcile, by op", {{"op", "upsert"}})),
-          published_delete_(context.metrics.counter(
-              "pdns_distribute_health_checker_reconcile_published_total",
-              "zone events published by reconcile, by op", {{"op", "delete"}})),
-          conflicts_(context.metrics.counter(
-              "pdns_distribute_health_checker_reconcile_conflicts_total",
-              "conditional publishes dropped because someone newer published first")),
-          held_gauge_(context.metrics.gauge("pdns_distribute_health_checker_held_deletions",
-                                            "deletions waiting for operator approval")),
-          mirror_gauge_(context.metrics.gauge("pdns_distribute_health_checker_mirror_zones",
-                                              "zones in the mirror of PDNS_ZONES")) {
+          verifier_(VerifierSettings{.event_check_wait = settings.event_check_wait,
+                                     .resync_backoff_max = settings.resync_backoff_max,
+                                     .missed_heartbeats = 3},
+                    clock_),
+          msg_ids_(instance_),
+          metrics_(context.metrics) {
         api_ = std::make_unique<common::HttpPdnsApi>(settings.pdns);
         auto hp = common::parseHostPort(settings.primary_dns);
         if (!hp) throw std::runtime_error("bad checker.primary_dns");
-        dns_ = std::make_unique<common::LdnsDnsClient>(
-            common::DnsEndpoint{.address = hp->host, .port = hp->port}, 2000ms);
+        const common::DnsEndpoint primary{.address = hp->host, .port = hp->port};
+        dns_ = std::make_unique<common::LdnsDnsClient>(primary, 2000ms);
+        probe_dns_ = std::make_unique<common::LdnsDnsClient>(primary, 2000ms);
         auto nats = settings.nats;
         if (nats.name.empty()) nats.name = "pdns-health-checker";
         bus_ = common::NatsBus::connect(nats);
@@ -66,45 +117,66 @@ public:
             throw std::runtime_error("cannot create stream 'PDNS_ZONES' (" + s.error().message +
                                      ")");
         }
+        auto kv = bus_->keyValue("PDNS_LEADER", settings.leader_ttl, settings.stream_replicas);
+        if (!kv) {
+            throw std::runtime_error("cannot open KV bucket 'PDNS_LEADER' (" + kv.error().message +
+                                     ")");
+        }
+        leader_kv_ = std::move(*kv);
+        leadership_ = std::make_unique<Leadership>(*leader_kv_, "checker." + settings.group,
+                                                   instance_, settings.leader_ttl, clock_);
         auto reader = bus_->readStream("PDNS_ZONES", "pdns.zones." + settings.group + ".>");
         if (!reader) throw std::runtime_error(reader.error().message);
         reader_ = std::move(*reader);
-        context.http.Post(
-            "/deletions/approve", [this](const httplib::Request&, httplib::Response& res) {
-                const auto n = reconciler_.approve();
-                spdlog::warn("operator approved {} held deletion(s)", n);
-                wake_.notify_all();
-                res.set_content(nlohmann::json{{"approved", n}}.dump(), "application/json");
-            });
-        context.http.Get("/deletions", [this](const httplib::Request&, httplib::Response& res) {
-            res.set_content(
-                nlohmann::json{{"held", reconciler_.held()}, {"reason", reconciler_.holdReason()}}
-                    .dump(),
-                "application/json");
-        });
-        spdlog::info("health-checker connected; stream 'PDNS_ZONES' ready");
+        for (const auto* kind : {"heartbeat", "applied"}) {
+            auto sub = bus_->subscribe(common::nodeSubject("*", kind));
+            if (!sub) {
+                throw std::runtime_error(fmt::format("cannot subscribe to node {} messages ({})",
+                                                     kind, sub.error().message));
+            }
+            (std::string_view(kind) == "heartbeat" ? heartbeat_sub_ : applied_sub_) =
+                std::move(*sub);
+        }
+        addRoutes(context.http);
+        spdlog::info("health-checker {} connected; stream 'PDNS_ZONES' ready", instance_);
     }
     ~CheckerService() override { stop(); }
 
     void start() override {
+        leader_thread_ = std::jthread([this](const std::stop_token& st) { leadershipLoop(st); });
         mirror_thread_ = std::jthread([this](const std::stop_token& st) { followStream(st); });
+        probe_thread_ = std::jthread([this](const std::stop_token& st) { probeLoop(st); });
+        heartbeat_thread_ = std::jthread([this](const std::stop_token& st) { heartbeatLoop(st); });
+        applied_thread_ = std::jthread([this](const std::stop_token& st) { appliedLoop(st); });
+        verify_thread_ = std::jthread([this](const std::stop_token& st) { verifyLoop(st); });
         reconcile_thread_ = std::jthread([this](const std::stop_token& st) { reconcileLoop(st); });
     }
 
     void stop() override {
         if (stopped_.exchange(true)) return;
         reconcile_thread_.request_stop();
+        probe_thread_.request_stop();
         wake_.notify_all();
+        probe_cv_.notify_all();
         reconcile_thread_ = {};
+        verify_thread_ = {};
+        applied_thread_ = {};
+        heartbeat_thread_ = {};
+        probe_thread_ = {};
         mirror_thread_ = {};
+        leader_thread_ = {};
+        if (leadership_) leadership_->release();
         if (bus_) bus_->close();
     }
 
     common::HealthReport health() override {
         common::HealthReport r;
         const bool up = bus_ && bus_->connected();
-        nats_connected_.set(up ? 1 : 0);
+        metrics_.nats_connected.set(up ? 1 : 0);
         r.details["nats_connected"] = up;
+        r.details["instance"] = instance_;
+        r.details["leader"] = leadership_->leading();
+        r.details["leader_instance"] = leadership_->holder();
         r.details["mirror_zones"] = mirror_.size();
         r.details["mirror_synced"] = mirror_.synced();
         const auto held = reconciler_.held();
@@ -115,13 +187,149 @@ public:
                 "check the primary; approve with `pdns-distribute deletions approve`";
         }
         if (!last_error_.lock()->empty()) r.details["last_reconcile_error"] = *last_error_.lock();
+        size_t inactive = 0;
+        size_t lagging = 0;
+        for (const auto& n : verifier_.nodes()) {
+            if (!n.active) ++inactive;
+            if (n.max_lag >= settings_.event_check_wait) ++lagging;
+        }
+        r.details["nodes_inactive"] = inactive;
+        r.details["nodes_lagging"] = lagging;
+        if (inactive > 0 || lagging > 0) r.level = common::HealthLevel::Warn;
         if (!up || !held.empty()) r.level = common::HealthLevel::Critical;
         return r;
     }
 
 private:
+    // --- HTTP ----------------------------------------------------------------------------------
+
+    void addRoutes(httplib::Server& http) {
+        http.Post("/deletions/approve", [this](const httplib::Request&, httplib::Response& res) {
+            const auto n = reconciler_.approve();
+            spdlog::warn("operator approved {} held deletion(s)", n);
+            wake_.notify_all();
+            res.set_content(json{{"approved", n}}.dump(), "application/json");
+        });
+        http.Get("/deletions", [this](const httplib::Request&, httplib::Response& res) {
+            res.set_content(
+                json{{"held", reconciler_.held()}, {"reason", reconciler_.holdReason()}}.dump(),
+                "application/json");
+        });
+        http.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
+            res.set_content(statusJson().dump(), "application/json");
+        });
+        http.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+            res.set_content(common::renderStatusHtml(statusJson()), "text/html; charset=utf-8");
+        });
+        http.Post("/resync", [this](const httplib::Request& req, httplib::Response& res) {
+            handleResync(req, res);
+        });
+    }
+
+    void handleResync(const httplib::Request& req, httplib::Response& res) {
+        auto fail = [&](int status, const std::string& why) {
+            res.status = status;
+            res.set_content(json{{"error", why}}.dump(), "application/json");
+        };
+        const auto body = json::parse(req.body, nullptr, false);
+        if (body.is_discarded() || !body.is_object() || !body.contains("zone") ||
+            !body["zone"].is_string()) {
+            return fail(400, R"(expected {"zone":"example.org.","node":"optional node id"})");
+        }
+        auto zone = common::canonicalZoneName(body["zone"].get<std::string>());
+        if (!zone) return fail(400, zone.error().message);
+        std::vector<std::string> nodes;
+        if (body.contains("node")) {
+            if (!body["node"].is_string() ||
+                !common::isValidNodeId(body["node"].get<std::string>()))
+                return fail(400, "node must be a node id ([A-Za-z0-9_-]{1,64})");
+            nodes.push_back(body["node"].get<std::string>());
+        } else {
+            for (const auto& n : verifier_.nodes()) {
+                if (n.active) nodes.push_back(n.heartbeat.node);
+            }
+            if (nodes.empty()) return fail(409, "no active secondary node is known");
+        }
+        json out = json::array();
+        for (const auto& node : nodes) {
+            auto r = requestResync(node, {*zone});
+            out.push_back({{"node", node},
+                           {"accepted", r.hasValue()},
+                           {"error", r ? "" : r.error().message}});
+        }
+        res.set_content(json{{"requested", out}}.dump(), "application/json");
+    }
+
+    json statusJson() {
+        json nodes = json::array();
+        for (const auto& n : verifier_.nodes()) {
+            const auto& h = n.heartbeat;
+            nodes.push_back({{"node", h.node},
+                             {"state", n.active ? "active" : "inactive"},
+                             {"instance", h.instance},
+                             {"version", h.version},
+                             {"last_heartbeat", common::rfc3339Millis(n.last_heartbeat)},
+                             {"heartbeat_age_ms", n.heartbeat_age.count()},
+                             {"zones", h.zones},
+                             {"parked", h.parked},
+                             {"load1", h.load1},
+                             {"cores", h.cores},
+                             {"load_warning", h.cores > 0 && h.load1 > 2.0 * h.cores},
+                             {"scanned", h.scanned},
+                             {"in_sync", n.in_sync},
+                             {"out_of_sync", n.out_of_sync},
+                             {"max_lag_ms", n.max_lag.count()}});
+        }
+        json divergences = json::array();
+        const auto now = clock_.steady();
+        for (const auto& d : verifier_.divergences()) {
+            divergences.push_back(
+                {{"node", d.node},
+                 {"zone", d.zone},
+                 {"wanted_serial", d.wanted_serial ? json(*d.wanted_serial) : json(nullptr)},
+                 {"served_serial", d.served_serial ? json(*d.served_serial) : json(nullptr)},
+                 {"wanted_apex", d.wanted_content},
+                 {"served_apex", d.served_content.empty() ? json(nullptr) : json(d.served_content)},
+                 {"lag_ms",
+                  std::chrono::duration_cast<std::chrono::milliseconds>(now - d.first_seen)
+                      .count()},
+                 {"error", d.error},
+                 {"resyncs", d.resyncs}});
+        }
+        return json{{"v", 1},
+                    {"generated_at", common::rfc3339Millis(clock_.system())},
+                    {"checker",
+                     {{"instance", instance_},
+                      {"group", settings_.group},
+                      {"leader", leadership_->leading()},
+                      {"leader_instance", leadership_->holder()}}},
+                    {"zones", desired_size_.load()},
+                    {"mirror_synced", mirror_.synced()},
+                    {"held_deletions", reconciler_.held()},
+                    {"held_reason", reconciler_.holdReason()},
+                    {"nodes", std::move(nodes)},
+                    {"divergences", std::move(divergences)}};
+    }
+
+    // --- leadership ----------------------------------------------------------------------------
+
+    void leadershipLoop(const std::stop_token& st) {
+        bool was = false;
+        while (!st.stop_requested()) {
+            const bool now = leadership_->tick();
+            metrics_.leader.set(now ? 1 : 0);
+            if (now && !was) wake_.notify_all();  // a new leader reconciles at once
+            was = now;
+            const auto until = std::chrono::steady_clock::now() + leadership_->ttl() / 3;
+            while (!st.stop_requested() && std::chrono::steady_clock::now() < until) {
+                std::this_thread::sleep_for(50ms);
+            }
+        }
+    }
+
+    // --- mirror and the primary's state --------------------------------------------------------
+
     void followStream(const std::stop_token& st) {
-        const auto prefix = "pdns.zones." + settings_.group + ".";
         while (!st.stop_requested()) {
             auto m = reader_->next(500ms);
             if (!m) {
@@ -132,14 +340,237 @@ private:
             auto event = common::parseZoneEvent(m->message.data);
             if (event) {
                 mirror_.apply(*event, m->sequence);
+                ++generation_;
+                if (event->op == common::ZoneOp::Upsert) {
+                    queueProbe(event->zone, m->sequence);
+                } else {
+                    primary_.lock()->erase(event->zone);
+                }
             } else {
                 spdlog::warn("ignoring malformed zone event seq={} ({})", m->sequence,
                              event.error().message);
             }
             if (m->pending == 0 && !mirror_.synced()) mirror_.markSynced();
-            mirror_gauge_.set(static_cast<double>(mirror_.size()));
+            metrics_.mirror.set(static_cast<double>(mirror_.size()));
         }
     }
+
+    void queueProbe(const std::string& zone, uint64_t sequence) {
+        {
+            auto q = probe_queue_.lock();
+            auto& s = (*q)[zone];
+            s = std::max(s, sequence);
+        }
+        probe_cv_.notify_one();
+    }
+
+    static common::ApexFingerprint unsignedFingerprint(uint32_t serial) {
+        common::ApexFingerprint f;
+        f.serial = serial;
+        return f;
+    }
+
+    // Looks at the primary for zones whose event came after the last look, so the desired state
+    // follows changes within milliseconds instead of at the next reconcile pass.
+    void probeLoop(const std::stop_token& st) {
+        while (!st.stop_requested()) {
+            std::map<std::string, uint64_t> batch;
+            {
+                std::unique_lock lock(probe_mutex_);
+                probe_cv_.wait_for(lock, 500ms, [&] {
+                    return st.stop_requested() || !probe_queue_.lock()->empty();
+                });
+            }
+            batch.swap(*probe_queue_.lock());
+            for (const auto& [zone, sequence] : batch) {
+                if (st.stop_requested()) return;
+                {
+                    auto p = primary_.lock();
+                    auto it = p->find(zone);
+                    if (it != p->end() && it->second.sequence >= sequence) continue;
+                }
+                auto fp = probe_dns_->apex(zone);
+                if (!fp) continue;  // not served by the primary: the next reconcile decides
+                (*primary_.lock())[zone] = PrimaryLook{
+                    .serial = fp->serial, .content = fp->contentHex(), .sequence = sequence};
+                ++generation_;
+            }
+        }
+    }
+
+    // --- verify --------------------------------------------------------------------------------
+
+    std::shared_ptr<const DesiredState> buildDesired() {
+        auto desired = std::make_shared<DesiredState>();
+        const auto mirror = mirror_.snapshot();
+        auto primary = primary_.lock();
+        for (const auto& [zone, entry] : mirror) {
+            if (entry.op != common::ZoneOp::Upsert) continue;
+            auto it = primary->find(zone);
+            if (it == primary->end() || it->second.sequence < entry.sequence) {
+                desired->setUnknown(zone);
+            } else {
+                desired->set(
+                    zone, DesiredZone{.serial = it->second.serial, .content = it->second.content});
+            }
+        }
+        desired_size_ = desired->size();
+        metrics_.desired.set(static_cast<double>(desired->size()));
+        return desired;
+    }
+
+    void verifyLoop(const std::stop_token& st) {
+        while (!st.stop_requested() && !mirror_.synced()) std::this_thread::sleep_for(20ms);
+        std::shared_ptr<const DesiredState> desired;
+        uint64_t built_generation = 0;
+        while (!st.stop_requested()) {
+            std::this_thread::sleep_for(200ms);
+            const uint64_t g = generation_.load();
+            if (!desired || g != built_generation) {
+                desired = buildDesired();
+                built_generation = g;
+            }
+            const auto desired_digest = desired->digest().totalHex();
+            for (const auto& node : verifier_.nodesToExamine(desired_digest)) {
+                if (st.stop_requested()) return;
+                examine(node, *desired, desired_digest);
+            }
+            if (leadership_->leading()) resyncDue(st);
+            publishNodeMetrics();
+        }
+    }
+
+    void examine(const std::string& node, const DesiredState& desired,
+                 const std::string& desired_digest) {
+        auto reply =
+            bus_->request(common::nodeSubject(node, "state"),
+                          common::serializeStateRequest({.buckets = true, .bucket = {}}), {}, 5s);
+        if (!reply) {
+            if (limiter_.allow())
+                spdlog::warn("cannot read the state of node '{}' ({})", node,
+                             reply.error().message);
+            return;
+        }
+        metrics_.state_bytes.inc(reply->data.size());
+        const auto j = json::parse(reply->data, nullptr, false);
+        std::optional<common::ZoneDigest> buckets;
+        if (j.is_object() && j.contains("buckets") && j["buckets"].is_string()) {
+            buckets = common::ZoneDigest::fromBucketsHex(j["buckets"].get<std::string>());
+        }
+        if (!buckets) {
+            spdlog::warn("node '{}' sent a malformed state reply", node);
+            return;
+        }
+        const auto differing = desired.digest().differingBuckets(*buckets);
+        verifier_.examined(node, buckets->totalHex(), desired_digest, differing);
+        const auto limit = static_cast<size_t>(settings_.max_buckets_per_check);
+        for (size_t i = 0; i < differing.size() && i < limit; ++i) {
+            const auto k = static_cast<uint32_t>(differing[i]);
+            auto r = bus_->request(common::nodeSubject(node, "state"),
+                                   common::serializeStateRequest({.buckets = false, .bucket = k}),
+                                   {}, 5s);
+            if (!r) return;
+            metrics_.state_bytes.inc(r->data.size());
+            auto bucket = common::parseBucketReply(r->data);
+            if (!bucket || bucket->bucket != k) {
+                spdlog::warn("node '{}' sent a malformed bucket reply", node);
+                return;
+            }
+            verifier_.compareBucket(node, *bucket, desired);
+        }
+    }
+
+    void resyncDue(const std::stop_token& st) {
+        for (auto& [node, zones] : verifier_.dueResyncs()) {
+            std::vector<std::string> confirmed;
+            for (const auto& zone : zones) {
+                if (st.stop_requested()) return;
+                // A second look at the primary: the desired state may have been the stale side.
+                auto d = verifier_.divergence(node, zone);
+                auto fp = probe_dns_->apex(zone);
+                if (d && fp && d->served_serial && fp->contentHex() == d->served_content) {
+                    verifier_.resolve(node, zone);
+                    (*primary_.lock())[zone] = PrimaryLook{.serial = fp->serial,
+                                                           .content = fp->contentHex(),
+                                                           .sequence = mirror_.sequenceOf(zone)};
+                    ++generation_;
+                    continue;
+                }
+                confirmed.push_back(zone);
+            }
+            if (confirmed.empty()) continue;
+            if (auto r = requestResync(node, confirmed); !r) {
+                spdlog::warn("cannot ask node '{}' to resync {} zone(s) ({})", node,
+                             confirmed.size(), r.error().message);
+            } else {
+                spdlog::info("node '{}' asked to resync {} zone(s), e.g. '{}'", node,
+                             confirmed.size(), confirmed.front());
+            }
+        }
+    }
+
+    common::Status requestResync(const std::string& node, const std::vector<std::string>& zones) {
+        auto reply =
+            bus_->request(common::nodeSubject(node, "resync"),
+                          common::serializeResyncRequest({.zones = zones, .all = false}), {}, 5s);
+        if (!reply) return std::move(reply).error();
+        auto r = common::parseResyncReply(reply->data);
+        if (!r) return std::move(r).error();
+        metrics_.resyncs.inc(r->accepted);
+        if (!r->error.empty()) return common::makeError("node '{}': {}", node, r->error);
+        return {};
+    }
+
+    void publishNodeMetrics() {
+        for (const auto& n : verifier_.nodes()) {
+            const common::Labels labels{{"node", n.heartbeat.node}};
+            metrics_.registry
+                .gauge("pdns_distribute_health_checker_node_active",
+                       "1 while the node sends heartbeats", labels)
+                .set(n.active ? 1 : 0);
+            metrics_.registry
+                .gauge("pdns_distribute_health_checker_node_out_of_sync_zones",
+                       "zones the node serves differently from the primary", labels)
+                .set(static_cast<double>(n.out_of_sync));
+            metrics_.registry
+                .gauge("pdns_distribute_health_checker_node_lag_seconds",
+                       "how long the node's oldest difference from the primary has lasted", labels)
+                .set(std::chrono::duration<double>(n.max_lag).count());
+            metrics_.registry
+                .gauge("pdns_distribute_health_checker_node_parked_zones",
+                       "zones in the node's parking table", labels)
+                .set(static_cast<double>(n.heartbeat.parked));
+        }
+    }
+
+    void heartbeatLoop(const std::stop_token& st) {
+        while (!st.stop_requested()) {
+            auto m = heartbeat_sub_->next(500ms);
+            if (!m) continue;
+            auto h = common::parseHeartbeat(m->data);
+            if (!h || m->subject != common::nodeSubject(h->node, "heartbeat")) {
+                if (limiter_.allow())
+                    spdlog::warn("ignoring a malformed heartbeat on '{}'", m->subject);
+                continue;
+            }
+            verifier_.heartbeat(*h);
+        }
+    }
+
+    void appliedLoop(const std::stop_token& st) {
+        while (!st.stop_requested()) {
+            auto m = applied_sub_->next(500ms);
+            if (!m) continue;
+            auto a = common::parseAppliedReport(m->data);
+            if (!a) continue;
+            if (a->op == "applied" || a->op == "deleted") {
+                if (a->event_ms && *a->event_ms >= 0)
+                    metrics_.propagation.observe(static_cast<double>(*a->event_ms) / 1000.0);
+            }
+        }
+    }
+
+    // --- reconcile -----------------------------------------------------------------------------
 
     void reconcileLoop(const std::stop_token& st) {
         while (!st.stop_requested() && !mirror_.synced()) std::this_thread::sleep_for(20ms);
@@ -165,10 +596,12 @@ private:
     }
 
     void pass(const std::stop_token& st) {
+        // The mirror as it was before the listing: the sequences conditional publishes expect.
+        const auto mirror = mirror_.snapshot();
         const bool canary = canaryOk();
         auto listing = api_->listZones(std::nullopt, /*dnssec=*/true);
         if (!listing) {
-            failed_passes_.inc();
+            metrics_.failed_passes.inc();
             *last_error_.lock() = "cannot list the primary's zones: " + listing.error().message;
             spdlog::warn("{}", *last_error_.lock());
             return;
@@ -176,35 +609,50 @@ private:
         last_error_.lock()->clear();
         std::vector<PrimaryZone> primary;
         primary.reserve(listing->size());
+        std::map<std::string, PrimaryLook> looks;
         for (const auto& z : *listing) {
+            if (st.stop_requested()) return;
             PrimaryZone p{.name = z.name, .serial = z.edited_serial.value_or(z.serial), .apex = {}};
+            std::optional<common::ApexFingerprint> fp;
             if (z.dnssec) {
                 // Signed zones: key changes and re-signing keep the serial, so read the apex
                 // fingerprint the primary serves. The serial comes with it, consistently.
-                if (auto a = dns_->apex(z.name)) {
-                    p.serial = a->serial;
-                    p.apex = a->hex();
-                }
+                if (auto a = dns_->apex(z.name)) fp = std::move(*a);
             } else {
-                common::ApexFingerprint f;
-                f.serial = p.serial;
-                p.apex = f.hex();
+                fp = unsignedFingerprint(p.serial);
+            }
+            if (fp) {
+                p.serial = fp->serial;
+                p.apex = fp->hex();
+                auto m = mirror.find(z.name);
+                looks[z.name] = PrimaryLook{.serial = fp->serial,
+                                            .content = fp->contentHex(),
+                                            .sequence = m == mirror.end() ? 0 : m->second.sequence};
             }
             primary.push_back(std::move(p));
         }
-        auto plan = reconciler_.plan(primary, canary, mirror_.snapshot());
+        {
+            auto p = primary_.lock();
+            for (auto& [zone, look] : looks) {
+                auto& current = (*p)[zone];
+                if (current.sequence <= look.sequence) current = std::move(look);
+            }
+        }
+        ++generation_;
+        auto plan = reconciler_.plan(primary, canary, mirror);
         for (const auto& zone : plan.newly_held) {
             spdlog::error("zone '{}' vanished from the primary; deletion held ({})", zone,
                           reconciler_.holdReason());
         }
-        held_gauge_.set(static_cast<double>(reconciler_.held().size()));
+        metrics_.held.set(static_cast<double>(reconciler_.held().size()));
+        if (!leadership_->leading()) return;  // a standby looks but never writes
         const auto gap = std::chrono::microseconds{1'000'000 / settings_.publish_rate};
         for (const auto& p : plan.publishes) {
-            if (st.stop_requested()) return;
+            if (st.stop_requested() || !leadership_->leading()) return;
             publish(p);
             std::this_thread::sleep_for(gap);
         }
-        passes_.inc();
+        metrics_.passes.inc();
     }
 
     void publish(const PlannedPublish& p) {
@@ -216,7 +664,7 @@ private:
                                                  .timeout = 2000ms});
         if (!ack) {
             if (ack.error().code == "conflict") {
-                conflicts_.inc();  // someone newer published for this zone: theirs stands
+                metrics_.conflicts.inc();  // someone newer published for this zone: theirs stands
                 return;
             }
             spdlog::warn("cannot publish reconcile event for '{}' ({})", p.event.zone,
@@ -224,37 +672,49 @@ private:
             return;
         }
         if (p.event.op == common::ZoneOp::Upsert) {
-            published_upsert_.inc();
+            metrics_.published_upsert.inc();
             spdlog::info("zone '{}' reconciled: serial {} published", p.event.zone,
                          p.event.serial.value_or(0));
         } else {
-            published_delete_.inc();
+            metrics_.published_delete.inc();
             spdlog::info("zone '{}' gone from the primary: delete published", p.event.zone);
         }
     }
 
     const Settings& settings_;
     common::SystemClock clock_;
+    std::string instance_;
     ZoneMirror mirror_;
     Reconciler reconciler_;
+    Verifier verifier_;
     common::MsgIdGenerator msg_ids_;
-    common::Gauge& nats_connected_;
-    common::Counter& passes_;
-    common::Counter& failed_passes_;
-    common::Counter& published_upsert_;
-    common::Counter& published_delete_;
-    common::Counter& conflicts_;
-    common::Gauge& held_gauge_;
-    common::Gauge& mirror_gauge_;
+    CheckerMetrics metrics_;
+    common::LogLimiter limiter_{10s};
     std::unique_ptr<common::HttpPdnsApi> api_;
     std::unique_ptr<common::LdnsDnsClient> dns_;
+    std::unique_ptr<common::LdnsDnsClient> probe_dns_;
     std::unique_ptr<common::NatsBus> bus_;
+    std::unique_ptr<common::KeyValue> leader_kv_;
+    std::unique_ptr<Leadership> leadership_;
     std::unique_ptr<common::StreamReader> reader_;
+    std::unique_ptr<common::SyncSubscription> heartbeat_sub_;
+    std::unique_ptr<common::SyncSubscription> applied_sub_;
+    common::Guarded<std::map<std::string, PrimaryLook>> primary_;
+    common::Guarded<std::map<std::string, uint64_t>> probe_queue_;
+    std::mutex probe_mutex_;  // only for probe_cv_
+    std::condition_variable probe_cv_;
+    std::atomic<uint64_t> generation_{0};
+    std::atomic<size_t> desired_size_{0};
     common::Guarded<std::string> last_error_;
     std::mutex wake_mutex_;  // only for wake_
     std::condition_variable wake_;
     std::atomic<bool> stopped_{false};
+    std::jthread leader_thread_;
     std::jthread mirror_thread_;
+    std::jthread probe_thread_;
+    std::jthread heartbeat_thread_;
+    std::jthread applied_thread_;
+    std::jthread verify_thread_;
     std::jthread reconcile_thread_;
 };
 

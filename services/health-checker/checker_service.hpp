@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// pdns-health-checker: keeps an in-memory mirror of PDNS_ZONES and reconciles the primary with it
-// (DESIGN §7 "Mirror", "Reconcile", "Delete safety", "Pacing"). Held deletions show on /health
-// (critical) and are approved with POST /deletions/approve on the loopback status port (what
-// `pdns-distribute deletions approve` calls). Verify, freshness, NSEC3 policy, status page and
-// leadership come in later steps of the self-healing issue.
+// pdns-health-checker (DESIGN §7): an in-memory mirror of PDNS_ZONES; reconcile of the primary
+// with it (held deletions show on /health and are approved with POST /deletions/approve, what
+// `pdns-distribute deletions approve` calls); verify of every secondary from heartbeats and
+// bucket digests with targeted resyncs; leadership between several checkers; /status (JSON),
+// / (HTML) and POST /resync on the loopback status port.
 
 #include <memory>
 

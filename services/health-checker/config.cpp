@@ -36,6 +36,22 @@ Settings readSettings(common::ConfigSection root) {
                  "hold deletions when more than this many zones vanish at once", 0, 10'000'000);
     s.publish_rate = c.getInt("publish_rate", s.publish_rate,
                               "reconcile publishes per second at most", 1, 100'000);
+    s.event_check_wait = c.getDuration(
+        "event_check_wait", s.event_check_wait,
+        "how long a secondary may differ from the primary before it is told to resync a zone",
+        std::chrono::milliseconds{100}, std::chrono::hours{24});
+    s.resync_backoff_max =
+        c.getDuration("resync_backoff_max", s.resync_backoff_max,
+                      "longest wait between resyncs of a zone that stays different on a node",
+                      std::chrono::milliseconds{1000}, std::chrono::hours{24});
+    s.leader_ttl = c.getDuration(
+        "leader_ttl", s.leader_ttl,
+        "TTL of the leadership lock between health-checkers (bucket PDNS_LEADER); a standby "
+        "takes over within about this long after the leader dies",
+        std::chrono::milliseconds{1000}, std::chrono::milliseconds{300000});
+    s.max_buckets_per_check =
+        c.getInt("max_buckets_per_check", s.max_buckets_per_check,
+                 "differing digest buckets fetched from one node per check at most", 1, 4096);
     auto st = root.section("stream", "the PDNS_ZONES stream");
     s.stream_replicas = static_cast<int>(st.getInt(
         "replicas", s.stream_replicas, "JetStream replicas (1, or 3 on a cluster)", 1, 5));

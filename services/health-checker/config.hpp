@@ -19,6 +19,10 @@ struct Settings {
     int64_t hold_percent = 1;
     int64_t hold_zones = 100;
     int64_t publish_rate = 200;  ///< reconcile publishes per second at most
+    std::chrono::milliseconds event_check_wait{20000};
+    std::chrono::milliseconds resync_backoff_max{600000};
+    std::chrono::milliseconds leader_ttl{10000};
+    int64_t max_buckets_per_check = 256;
     common::PdnsApiSettings pdns;
     common::NatsSettings nats;
 };

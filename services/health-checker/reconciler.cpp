@@ -16,6 +16,12 @@ std::map<std::string, MirrorEntry> ZoneMirror::snapshot() const {
     return entries_;
 }
 
+uint64_t ZoneMirror::sequenceOf(const std::string& zone) const {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(zone);
+    return it == entries_.end() ? 0 : it->second.sequence;
+}
+
 size_t ZoneMirror::size() const {
     std::lock_guard lock(mutex_);
     return entries_.size();

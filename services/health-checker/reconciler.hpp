@@ -38,6 +38,8 @@ public:
     [[nodiscard]] bool synced() const { return synced_; }
     [[nodiscard]] std::map<std::string, MirrorEntry> snapshot() const;
     [[nodiscard]] size_t size() const;
+    /// The stream sequence of the zone's latest event (0: none).
+    [[nodiscard]] uint64_t sequenceOf(const std::string& zone) const;
 
 private:
     mutable std::mutex mutex_;  // guards entries_

@@ -126,12 +126,16 @@ ApplyResult Applier::upsert(const std::string& zone, const FetchedZone& fetched)
         return fail(park ? Outcome::Park : classify(s.error()), s.error().message);
     }
     if (auto s = transfer(zone, m.digest); !s) return fail(Outcome::Retry, s.error().message);
-    if (auto s = waitServed(zone, m.apex); !s) return fail(Outcome::Retry, s.error().message);
+    auto served_fp = waitServed(zone, m.apex);
+    if (!served_fp) return fail(Outcome::Retry, served_fp.error().message);
     {
         auto v = verified_.lock();
         (*v)[zone] = Verified{.serial = m.serial, .apex = m.apex, .at = clock_.steady()};
     }
-    return ApplyResult{.outcome = Outcome::Applied, .serial = m.serial, .apex = m.apex};
+    return ApplyResult{.outcome = Outcome::Applied,
+                       .serial = m.serial,
+                       .apex = m.apex,
+                       .served = std::move(*served_fp)};
 }
 
 common::Status Applier::ensureLocalZone(const std::string& zone, bool* park) {
@@ -197,7 +201,8 @@ common::Status Applier::transfer(const std::string& zone, const std::string& dig
                              settings_.apply_timeout.count());
 }
 
-common::Status Applier::waitServed(const std::string& zone, const std::string& apex) {
+common::Result<common::ApexFingerprint> Applier::waitServed(const std::string& zone,
+                                                            const std::string& apex) {
     const auto deadline = clock_.steady() + settings_.apply_timeout;
     std::string last = "no answer yet";
     auto pause = settings_.apex_poll;
@@ -206,7 +211,7 @@ common::Status Applier::waitServed(const std::string& zone, const std::string& a
         // before the zone existed) for its whole TTL, so flush before every look.
         if (auto s = api_.flushCache(zone); !s) last = "cache flush failed: " + s.error().message;
         auto served = local_dns_.apex(zone);
-        if (served && served->hex() == apex) return {};
+        if (served && served->hex() == apex) return std::move(*served);
         if (served) {
             last = fmt::format("serves serial {} apex {}", served->serial, served->hex());
         } else {

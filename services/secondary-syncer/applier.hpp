@@ -56,6 +56,7 @@ struct ApplyResult {
     uint32_t serial = 0;
     std::string apex;
     std::chrono::milliseconds took{0};
+    std::optional<common::ApexFingerprint> served;  ///< what the local pdns serves (Applied)
 };
 
 struct ApplierSettings {
@@ -80,7 +81,8 @@ private:
     [[nodiscard]] ApplyResult remove(const std::string& zone, const FetchedZone& fetched);
     [[nodiscard]] common::Status ensureLocalZone(const std::string& zone, bool* park);
     [[nodiscard]] common::Status transfer(const std::string& zone, const std::string& digest);
-    [[nodiscard]] common::Status waitServed(const std::string& zone, const std::string& apex);
+    [[nodiscard]] common::Result<common::ApexFingerprint> waitServed(const std::string& zone,
+                                                                     const std::string& apex);
     [[nodiscard]] bool recentlyVerified(const common::ZoneEvent& e);
 
     ApplierSettings settings_;

@@ -58,8 +58,17 @@ Settings readSettings(common::ConfigSection root) {
                                       std::chrono::milliseconds{500});
     y.ack_wait = sec.getDuration("ack_wait", y.ack_wait, "JetStream ack_wait of the consumer",
                                  std::chrono::milliseconds{5000});
-    y.heartbeat = sec.getDuration("heartbeat", y.heartbeat, "node claim renewal interval",
-                                  std::chrono::milliseconds{500});
+    y.heartbeat =
+        sec.getDuration("heartbeat", y.heartbeat,
+                        "interval of heartbeats to the health-checker and of node claim renewals",
+                        std::chrono::milliseconds{200}, std::chrono::milliseconds{60000});
+    y.scan_interval = sec.getDuration(
+        "scan_interval", y.scan_interval,
+        "how often every managed zone's apex is read from the local pdns, so zones lost or "
+        "edited there show in the heartbeat digest",
+        std::chrono::milliseconds{200}, std::chrono::hours{24});
+    y.scan_rate = sec.getInt("scan_rate", y.scan_rate,
+                             "local DNS queries per second at most while scanning", 1, 1'000'000);
     y.max_ack_pending = sec.getInt("max_ack_pending", y.max_ack_pending,
                                    "JetStream max_ack_pending of the consumer", 1, 100000);
     y.workers =

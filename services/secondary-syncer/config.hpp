@@ -34,6 +34,8 @@ struct SyncerSettings {
     std::chrono::milliseconds apply_timeout{30000};
     std::chrono::milliseconds ack_wait{60000};
     std::chrono::milliseconds heartbeat{5000};
+    std::chrono::milliseconds scan_interval{60000};
+    int64_t scan_rate = 500;
     int64_t max_ack_pending = 1000;
     int workers = 8;
     int64_t delete_budget_min = 100;

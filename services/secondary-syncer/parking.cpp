@@ -94,6 +94,12 @@ std::vector<ParkedZone> ParkingTable::takeDue() {
     return due;
 }
 
+void ParkingTable::retryAllNow() {
+    const auto now = clock_.system();
+    auto entries = entries_.lock();
+    for (auto& [zone, p] : *entries) p.next_attempt = now;
+}
+
 std::vector<ParkedZone> ParkingTable::all() {
     auto entries = entries_.lock();
     std::vector<ParkedZone> out;

@@ -37,6 +37,8 @@ public:
     bool clear(const std::string& zone);
     /// Entries whose next attempt is due; their next attempt moves on so they are handed out once.
     [[nodiscard]] std::vector<ParkedZone> takeDue();
+    /// Makes every entry due now (the cause of the failures, e.g. a stopped local pdns, is gone).
+    void retryAllNow();
     [[nodiscard]] std::vector<ParkedZone> all();
     [[nodiscard]] bool contains(const std::string& zone);
     [[nodiscard]] size_t size();

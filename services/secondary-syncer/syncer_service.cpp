@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -19,6 +20,7 @@
 #include <pdns_distribute/common/bus.hpp>
 #include <pdns_distribute/common/dns_client.hpp>
 #include <pdns_distribute/common/log.hpp>
+#include <pdns_distribute/common/node_messages.hpp>
 #include <pdns_distribute/common/pdns_api.hpp>
 #include <pdns_distribute/common/zone_event.hpp>
 #include <pdns_distribute/common/zone_key.hpp>
@@ -27,6 +29,7 @@
 #include "axfr_listener.hpp"
 #include "node_identity.hpp"
 #include "parking.hpp"
+#include "served_table.hpp"
 #include "sweep.hpp"
 #include "zone_data_client.hpp"
 
@@ -112,6 +115,9 @@ public:
         }
         dns_ = std::make_unique<common::LdnsDnsClient>(
             common::DnsEndpoint{.address = local_dns->host, .port = local_dns->port}, 2000ms);
+        scan_dns_ = std::make_unique<common::LdnsDnsClient>(
+            common::DnsEndpoint{.address = local_dns->host, .port = local_dns->port}, 2000ms);
+        since_ = common::rfc3339Millis(std::chrono::system_clock::now());
 
         auto nats = settings.nats;
         if (nats.name.empty()) nats.name = "pdns-secondary-syncer " + y.node_id;
@@ -147,6 +153,15 @@ public:
                                      consumer.error().message + ")");
         }
         consumer_ = std::move(*consumer);
+        for (const auto* kind : {"state", "resync"}) {
+            auto sub = bus_->subscribe(common::nodeSubject(y.node_id, kind));
+            if (!sub) {
+                throw std::runtime_error(fmt::format("cannot subscribe to '{}' ({})",
+                                                     common::nodeSubject(y.node_id, kind),
+                                                     sub.error().message));
+            }
+            (std::string_view(kind) == "state" ? state_sub_ : resync_sub_) = std::move(*sub);
+        }
 
         data_client_ = std::make_unique<ZoneDataClient>(
             *bus_,
@@ -174,7 +189,11 @@ public:
         }
         consumer_thread_ = std::jthread([this](const std::stop_token& st) { consumeLoop(st); });
         housekeeping_ = std::jthread([this](const std::stop_token& st) { housekeepingLoop(st); });
+        sweep_running_ = true;
         sweep_thread_ = std::jthread([this](const std::stop_token& st) { sweep(st); });
+        scan_thread_ = std::jthread([this](const std::stop_token& st) { scanLoop(st); });
+        state_thread_ = std::jthread([this](const std::stop_token& st) { stateLoop(st); });
+        resync_thread_ = std::jthread([this](const std::stop_token& st) { resyncLoop(st); });
     }
 
     // Stop order: take no new messages; let the workers finish the zone each has in hand (the
@@ -182,6 +201,9 @@ public:
     // back to the server at once (nak without delay), so a successor need not wait ack_wait.
     void stop() override {
         if (stopped_.exchange(true)) return;
+        resync_thread_ = {};
+        state_thread_ = {};
+        scan_thread_ = {};
         sweep_thread_ = {};
         consumer_thread_ = {};
         for (auto& t : workers_) t.request_stop();
@@ -210,6 +232,9 @@ public:
         r.details["instance"] = instance_;
         r.details["nats_connected"] = bus_->connected();
         r.details["managed_zones"] = listener_->servedCount();
+        r.details["served_zones"] = served_.servedCount();
+        r.details["digest"] = served_.digestHex();
+        r.details["local_dns"] = local_dns_down_ ? "not answering" : "ok";
         auto parked = parking_.all();
         r.details["parked"] = nlohmann::json::array();
         for (size_t i = 0; i < parked.size() && i < 100; ++i) {
@@ -219,6 +244,7 @@ public:
                                            {"last_error", parked[i].last_error}});
         }
         if (!parked.empty()) r.level = common::HealthLevel::Warn;
+        if (local_dns_down_) r.level = common::HealthLevel::Critical;
         if (!bus_->connected() || claim_lost_) r.level = common::HealthLevel::Critical;
         return r;
     }
@@ -366,10 +392,12 @@ private:
                              r.took.count());
                 metrics_.apply_seconds.observe(std::chrono::duration<double>(r.took).count());
                 parking_.clear(event.zone);
+                if (r.served) served_.set(event.zone, ServedState::from(*r.served));
                 break;
             case Outcome::Deleted:
                 spdlog::info("zone '{}' deleted (absence verified)", event.zone);
                 parking_.clear(event.zone);
+                served_.erase(event.zone);
                 break;
             case Outcome::Skipped:
                 parking_.clear(event.zone);
@@ -379,6 +407,7 @@ private:
                 spdlog::error("zone '{}' {} not applied, parked ({})", event.zone,
                               common::toString(event.op), r.error);
                 parking_.park(event.zone, event.op, r.error);
+                served_.setError(event.zone, r.error);
                 break;
         }
         settle(event.zone);
@@ -402,20 +431,36 @@ private:
         metrics_.served.set(static_cast<double>(listener_->servedCount()));
     }
 
+    // The propagation time (event `at` → served) is reported for api events only: the others
+    // carry the time they were planned, not when the zone changed.
     void report(const common::ZoneEvent& event, const ApplyResult& r) {
-        nlohmann::json j = {{"v", 1},
-                            {"zone", event.zone},
-                            {"serial", r.serial},
-                            {"apex", r.apex},
-                            {"op", std::string(toString(r.outcome))},
-                            {"apply_ms", r.took.count()}};
-        if (!r.error.empty()) j["error"] = r.error;
-        (void)bus_->publishCore("pdns.node." + settings_.syncer.node_id + ".applied", j.dump());
+        common::AppliedReport a{.zone = event.zone,
+                                .serial = r.outcome == Outcome::Applied
+                                              ? std::optional<uint32_t>(r.serial)
+                                              : std::nullopt,
+                                .apex = r.apex,
+                                .op = std::string(toString(r.outcome)),
+                                .apply_ms = r.took.count(),
+                                .event_ms = std::nullopt,
+                                .error = r.error};
+        if (event.cause == common::EventCause::Api) {
+            if (auto at = common::parseRfc3339(event.at)) {
+                a.event_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now() - *at)
+                                 .count();
+            }
+        }
+        (void)bus_->publishCore(common::nodeSubject(settings_.syncer.node_id, "applied"),
+                                common::serializeAppliedReport(a));
     }
 
     // Startup sweep (DESIGN §5.7): repairs managed zones the local pdns lost, holds at another
     // serial, or should no longer have, through the same per-zone lanes as stream events.
     void sweep(const std::stop_token& st) {
+        struct Done {
+            std::atomic<bool>& flag;
+            ~Done() { flag = false; }
+        } done{sweep_running_};
         auto reader = bus_->readStream("PDNS_ZONES", "pdns.zones." + settings_.syncer.group + ".>");
         if (!reader) {
             spdlog::warn("startup sweep skipped: cannot read the stream ({})",
@@ -450,6 +495,163 @@ private:
         for (const auto& e : plan.events) enqueue(e, nullptr, Source::Sweep);
     }
 
+    void heartbeat() {
+        const auto load = common::readLoad();
+        const common::Heartbeat h{
+            .node = settings_.syncer.node_id,
+            .instance = instance_,
+            .version = std::string(common::version()),
+            .zones = served_.servedCount(),
+            .parked = parking_.size(),
+            .digest = served_.digestHex(),
+            .load1 = load.load1,
+            .cores = load.cores,
+            .since = since_,
+            .interval_ms = static_cast<uint64_t>(settings_.syncer.heartbeat.count()),
+            .scanned = scanned_.load()};
+        (void)bus_->publishCore(common::nodeSubject(settings_.syncer.node_id, "heartbeat"),
+                                common::serializeHeartbeat(h));
+    }
+
+    bool inHand(const std::string& zone) {
+        std::lock_guard lock(mutex_);
+        return slots_.contains(zone);
+    }
+
+    // Reads every managed zone's apex from the local pdns, paced by scan_rate, so a zone lost or
+    // edited there (or a local pdns that stopped answering) shows in the heartbeat digest. Zones
+    // being applied are left to the apply; a look that an apply overtook is dropped.
+    void scanLoop(const std::stop_token& st) {
+        const auto gap = std::chrono::microseconds{1'000'000 / settings_.syncer.scan_rate};
+        while (!st.stop_requested()) {
+            const auto started = std::chrono::steady_clock::now();
+            scanOnce(st, gap);
+            while (!st.stop_requested() &&
+                   std::chrono::steady_clock::now() < started + settings_.syncer.scan_interval) {
+                std::this_thread::sleep_for(50ms);
+            }
+        }
+    }
+
+    void scanOnce(const std::stop_token& st, std::chrono::microseconds gap) {
+        std::set<std::string> zones;
+        for (auto& z : served_.zones()) zones.insert(std::move(z));
+        auto local = api_->listZones(std::nullopt, false);
+        if (!local) {
+            localDnsDown("the local PowerDNS API does not answer: " + local.error().message);
+            return;
+        }
+        for (const auto& z : *local) {
+            if (z.account == kManagedAccount) zones.insert(z.name);
+        }
+        int failures_in_a_row = 0;
+        for (const auto& zone : zones) {
+            if (st.stop_requested()) return;
+            if (inHand(zone)) continue;
+            const auto version = served_.version(zone);
+            auto fp = scan_dns_->apex(zone);
+            if (!fp && (fp.error().code == "network" || fp.error().code == "timeout")) {
+                if (++failures_in_a_row >= 3) {
+                    localDnsDown("the local pdns does not answer DNS: " + fp.error().message);
+                    return;
+                }
+                continue;
+            }
+            failures_in_a_row = 0;
+            if (local_dns_down_.exchange(false)) {
+                spdlog::info("the local pdns answers again; retrying parked zones now");
+                parking_.retryAllNow();
+            }
+            (void)served_.setIfVersion(
+                zone,
+                fp ? ServedState::from(*fp)
+                   : ServedState::missing("the local pdns does not serve it: " +
+                                          fp.error().message),
+                version);
+            std::this_thread::sleep_for(gap);
+        }
+        scanned_ = true;
+    }
+
+    void localDnsDown(const std::string& why) {
+        if (!local_dns_down_.exchange(true)) spdlog::error("{}", why);
+        served_.markAllUnserved(why);
+    }
+
+    void stateLoop(const std::stop_token& st) {
+        while (!st.stop_requested()) {
+            auto m = state_sub_->next(500ms);
+            if (!m || m->reply.empty()) continue;
+            auto req = common::parseStateRequest(m->data);
+            std::string reply;
+            if (!req) {
+                reply = nlohmann::json{{"v", 1}, {"error", req.error().message}}.dump();
+            } else if (req->buckets) {
+                reply = nlohmann::json{{"v", 1}, {"buckets", served_.bucketsHex()}}.dump();
+            } else {
+                reply = common::serializeBucketReply(served_.bucket(*req->bucket));
+            }
+            if (auto s = bus_->respond(*m, reply); !s)
+                spdlog::warn("cannot answer a state request ({})", s.error().message);
+        }
+    }
+
+    // Resync (DESIGN §3, §5.7): each zone is taken up again through the bulk lane as the stream
+    // last described it (a zone without any message is unwanted), skipping nothing; `all`
+    // re-runs the startup sweep.
+    void resyncLoop(const std::stop_token& st) {
+        const auto& y = settings_.syncer;
+        while (!st.stop_requested()) {
+            auto m = resync_sub_->next(500ms);
+            if (!m) continue;
+            auto req = common::parseResyncRequest(m->data);
+            common::ResyncReply reply;
+            if (!req) {
+                reply.error = req.error().message;
+            } else if (req->all) {
+                if (sweep_running_.exchange(true)) {
+                    reply.error = "a full sweep is already running";
+                } else {
+                    spdlog::info("resync of all zones requested");
+                    sweep_thread_ = std::jthread([this](const std::stop_token& s) { sweep(s); });
+                    reply.accepted = served_.zones().size();
+                }
+            } else {
+                for (const auto& zone : req->zones) {
+                    auto last =
+                        bus_->lastMessage("PDNS_ZONES", common::zoneEventSubject(y.group, zone));
+                    if (!last) {
+                        reply.error = last.error().message;
+                        continue;
+                    }
+                    common::ZoneEvent event{.zone = zone,
+                                            .op = common::ZoneOp::Delete,
+                                            .serial = std::nullopt,
+                                            .apex = std::nullopt,
+                                            .cause = common::EventCause::Resync,
+                                            .at = {}};
+                    if (*last) {
+                        auto e = common::parseZoneEvent((*last)->message.data);
+                        if (!e || e->zone != zone) {
+                            reply.error = "the stream's event for '" + zone + "' is malformed";
+                            continue;
+                        }
+                        event.op = e->op;
+                        event.serial = e->serial;
+                        event.apex = e->apex;
+                    }
+                    // Fresh data: the provider must not answer from a body older than now.
+                    event.at = common::rfc3339Millis(std::chrono::system_clock::now());
+                    spdlog::info("resync of zone '{}' requested ({})", zone,
+                                 common::toString(event.op));
+                    enqueue(event, nullptr, Source::Sweep);
+                    ++reply.accepted;
+                }
+            }
+            if (!m->reply.empty()) (void)bus_->respond(*m, common::serializeResyncReply(reply));
+        }
+    }
+
     void housekeepingLoop(const std::stop_token& st) {
         auto next_renew = std::chrono::steady_clock::now() + settings_.syncer.heartbeat;
         auto next_keepalive = std::chrono::steady_clock::now() + settings_.syncer.ack_wait / 3;
@@ -479,6 +681,7 @@ private:
             }
             if (now >= next_renew) {
                 next_renew = now + settings_.syncer.heartbeat;
+                heartbeat();
                 auto s = claim_->renew();
                 if (!s && s.error().code == "lost") {
                     spdlog::critical("{}; stopping", s.error().message);
@@ -500,6 +703,14 @@ private:
     std::unique_ptr<AxfrListener> listener_;
     std::unique_ptr<common::HttpPdnsApi> api_;
     std::unique_ptr<common::LdnsDnsClient> dns_;
+    std::unique_ptr<common::LdnsDnsClient> scan_dns_;
+    std::unique_ptr<common::SyncSubscription> state_sub_;
+    std::unique_ptr<common::SyncSubscription> resync_sub_;
+    ServedTable served_;
+    std::string since_;
+    std::atomic<bool> scanned_{false};
+    std::atomic<bool> local_dns_down_{false};
+    std::atomic<bool> sweep_running_{false};
     std::unique_ptr<common::NatsBus> bus_;
     std::unique_ptr<common::KeyValue> kv_;
     std::unique_ptr<NodeClaim> claim_;
@@ -518,6 +729,9 @@ private:
     std::jthread consumer_thread_;
     std::jthread housekeeping_;
     std::jthread sweep_thread_;
+    std::jthread scan_thread_;
+    std::jthread state_thread_;
+    std::jthread resync_thread_;
     std::string master_;
 };
 

@@ -89,21 +89,14 @@ void Fleet::writeConfigs() {
     proxy_port = freeTcpPort();
     provider_http_port_ = freeTcpPort();
     checker_http_port_ = freeTcpPort();
-    const auto nats_section = fmt::format("[nats]\nurls = [\"{}\"]\n", nats.url());
+    const auto nats_section = natsSection();
     dir.writeFile("api-proxy.toml",
                   fmt::format("[http]\nlisten = \"127.0.0.1:{}\"\n"
                               "[proxy]\nlisten = \"127.0.0.1:{}\"\nupstream_url = \"{}\"\n"
                               "[tls]\nstate_dir = \"{}\"\n{}",
                               freeTcpPort(), proxy_port, primary.apiUrl(), dir.file("proxy-state"),
                               nats_section));
-    dir.writeFile(
-        "health-checker.toml",
-        fmt::format("[http]\nlisten = \"127.0.0.1:{}\"\n"
-                    "[checker]\nreconcile_interval = \"{}ms\"\nprimary_dns = "
-                    "\"127.0.0.1:{}\"\ncanary_zone = \"{}\"\n"
-                    "[pdns]\nurl = \"{}\"\napi_key_file = \"{}\"\n{}",
-                    checker_http_port_, options.reconcile_interval.count(), primary.dnsPort(),
-                    options.canary_zone, primary.apiUrl(), primary.apiKeyFile(), nats_section));
+    dir.writeFile("health-checker.toml", checkerConfig(checker_http_port_));
     for (size_t i = 0; i < secondaries.size(); ++i) {
         syncer_http_ports.push_back(freeTcpPort());
         syncer_listen_ports.push_back(freeDnsPort());
@@ -113,18 +106,48 @@ void Fleet::writeConfigs() {
     }
 }
 
+std::string Fleet::natsSection() const {
+    std::string urls;
+    for (const auto& u :
+         options.nats_urls.empty() ? std::vector<std::string>{nats.url()} : options.nats_urls) {
+        urls += (urls.empty() ? "\"" : ", \"") + u + "\"";
+    }
+    return fmt::format("[nats]\nurls = [{}]\n", urls);
+}
+
+std::string Fleet::checkerConfig(int http_port) const {
+    return fmt::format(
+        "[http]\nlisten = \"127.0.0.1:{}\"\n"
+        "[checker]\nreconcile_interval = \"{}ms\"\nprimary_dns = \"127.0.0.1:{}\"\n"
+        "canary_zone = \"{}\"\nevent_check_wait = \"{}ms\"\nleader_ttl = \"{}ms\"\n"
+        "[stream]\nreplicas = {}\n"
+        "[pdns]\nurl = \"{}\"\napi_key_file = \"{}\"\n{}",
+        http_port, options.reconcile_interval.count(), primary.dnsPort(), options.canary_zone,
+        options.event_check_wait.count(), options.leader_ttl.count(), options.stream_replicas,
+        primary.apiUrl(), primary.apiKeyFile(), natsSection());
+}
+
+void Fleet::startSecondChecker() {
+    checker2_http_port_ = freeTcpPort();
+    const auto config = dir.writeFile("health-checker2.toml", checkerConfig(checker2_http_port_));
+    startDaemon(checker2, "pdns-health-checker", config, "health-checker2");
+    if (!waitHttpHealth(checker2_http_port_, 20s))
+        throw std::runtime_error("second health-checker did not start");
+}
+
 std::string Fleet::syncerConfig(size_t i, const std::string& node_id, int http_port,
                                 int listen_port, const std::string& state_name) {
     return fmt::format(
         "[http]\nlisten = \"127.0.0.1:{}\"\n"
         "[syncer]\nnode_id = \"{}\"\nstate_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"\n"
         "pdns_dns = \"127.0.0.1:{}\"\napply_timeout = \"10s\"\nrequest_timeout = \"5s\"\n"
+        "heartbeat = \"{}ms\"\nscan_interval = \"{}ms\"\n"
         "[[trusted_key]]\nfile = \"{}\"\n"
-        "[pdns]\nurl = \"{}\"\napi_key_file = \"{}\"\n"
-        "[nats]\nurls = [\"{}\"]\n",
+        "[pdns]\nurl = \"{}\"\napi_key_file = \"{}\"\n{}",
         http_port, node_id, dir.file((state_name.empty() ? node_id : state_name) + "-state"),
-        listen_port, secondaries[i]->dnsPort(), public_key_file, secondaries[i]->apiUrl(),
-        secondaries[i]->apiKeyFile(), nats.url());
+        listen_port, secondaries[i]->dnsPort(), options.heartbeat.count(),
+        options.scan_interval.count(), public_key_file, secondaries[i]->apiUrl(),
+        secondaries[i]->apiKeyFile(), natsSection());
 }
 
 void Fleet::startDaemon(ChildProcess& p, const std::string& binary, const std::string& config,
@@ -138,10 +161,9 @@ void Fleet::startProvider(const std::string& server_id) {
         fmt::format("[http]\nlisten = \"127.0.0.1:{}\"\n"
                     "[provider]\nprimary_dns = \"127.0.0.1:{}\"\nsigning_key_file = \"{}\"\n"
                     "canary_zone = \"{}\"\n"
-                    "[pdns]\nurl = \"{}\"\nserver_id = \"{}\"\napi_key_file = \"{}\"\n"
-                    "[nats]\nurls = [\"{}\"]\n",
+                    "[pdns]\nurl = \"{}\"\nserver_id = \"{}\"\napi_key_file = \"{}\"\n{}",
                     provider_http_port_, primary.dnsPort(), secret_key_file, options.canary_zone,
-                    primary.apiUrl(), server_id, primary.apiKeyFile(), nats.url()));
+                    primary.apiUrl(), server_id, primary.apiKeyFile(), natsSection()));
     startDaemon(provider, "pdns-zone-provider", config, "zone-provider");
     if (!waitHttpHealth(provider_http_port_, 20s))
         throw std::runtime_error("zone-provider did not start");
@@ -150,7 +172,7 @@ void Fleet::startProvider(const std::string& server_id) {
 int Fleet::stopProvider() { return provider.stop(); }
 
 void Fleet::start() {
-    nats.start();
+    if (options.nats_urls.empty()) nats.start();
     primary.start();
     for (auto& s : secondaries) s->start();
     writeConfigs();
@@ -187,7 +209,7 @@ bool Fleet::stopDaemons() {
     for (auto& s : syncers) {
         if (s->running()) ok = (s->stop() == 0) && ok;
     }
-    for (auto* p : {&provider, &proxy, &checker}) {
+    for (auto* p : {&provider, &proxy, &checker, &checker2}) {
         if (p->running()) ok = (p->stop() == 0) && ok;
     }
     return ok;
@@ -288,9 +310,18 @@ HttpResult Fleet::syncerHttp(size_t i, const std::string& path) {
     return toResult(c.Get(path));
 }
 
-HttpResult Fleet::checkerHttp(const std::string& method, const std::string& path) {
-    httplib::Client c("127.0.0.1", checker_http_port_);
-    return method == "POST" ? toResult(c.Post(path)) : toResult(c.Get(path));
+HttpResult Fleet::checkerHttp(const std::string& method, const std::string& path, int which,
+                              const std::string& body) {
+    httplib::Client c("127.0.0.1", which == 0 ? checker_http_port_ : checker2_http_port_);
+    return method == "POST" ? toResult(c.Post(path, body, "application/json"))
+                            : toResult(c.Get(path));
+}
+
+nlohmann::json Fleet::checkerStatus(int which) {
+    auto r = checkerHttp("GET", "/status", which);
+    if (r.status != 200) return nullptr;
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    return j.is_discarded() ? nlohmann::json(nullptr) : j;
 }
 
 }  // namespace pdns_distribute::e2e

@@ -27,6 +27,13 @@ struct FleetOptions {
     int secondaries = 2;
     std::string canary_zone = "canary.pdd.test.";
     std::chrono::milliseconds reconcile_interval{30000};
+    std::chrono::milliseconds event_check_wait{20000};
+    std::chrono::milliseconds heartbeat{1000};      ///< syncers' heartbeat interval
+    std::chrono::milliseconds scan_interval{1000};  ///< syncers' look at their local pdns
+    std::chrono::milliseconds leader_ttl{3000};
+    /// An external NATS (e.g. a NatsCluster); empty: the fleet starts its own nats-server.
+    std::vector<std::string> nats_urls;
+    int stream_replicas = 1;
 };
 
 class Fleet {
@@ -80,8 +87,13 @@ public:
     /// `<state_name>-state` (defaults to the node id).
     std::string syncerConfig(size_t i, const std::string& node_id, int http_port, int listen_port,
                              const std::string& state_name = {});
-    /// The health-checker's loopback status port.
-    HttpResult checkerHttp(const std::string& method, const std::string& path);
+    /// A second health-checker (a standby while the first leads).
+    void startSecondChecker();
+    /// The health-checker's loopback status port (`which` 1: the second checker).
+    HttpResult checkerHttp(const std::string& method, const std::string& path, int which = 0,
+                           const std::string& body = {});
+    /// GET /status of a health-checker, parsed (null on failure).
+    nlohmann::json checkerStatus(int which = 0);
     [[nodiscard]] int checkerHttpPort() const { return checker_http_port_; }
     /// GET on a daemon's loopback /health or /metrics.
     HttpResult syncerHttp(size_t i, const std::string& path);
@@ -92,6 +104,7 @@ public:
     ChildProcess provider;
     ChildProcess proxy;
     ChildProcess checker;
+    ChildProcess checker2;
     std::vector<std::unique_ptr<ChildProcess>> syncers;
     TempDir dir;
     FleetOptions options;
@@ -103,10 +116,13 @@ public:
 
 private:
     void writeConfigs();
+    [[nodiscard]] std::string natsSection() const;
+    [[nodiscard]] std::string checkerConfig(int http_port) const;
     void startDaemon(ChildProcess& p, const std::string& binary, const std::string& config,
                      const std::string& name);
     int provider_http_port_ = 0;
     int checker_http_port_ = 0;
+    int checker2_http_port_ = 0;
 };
 
 /// Waits until GET http://127.0.0.1:<port>/health answers at all.

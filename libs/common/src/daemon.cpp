@@ -363,4 +363,6 @@ LoadInfo readLoad() {
     return info;
 }
 
+std::string_view version() { return PDNS_DISTRIBUTE_VERSION; }
+
 }  // namespace pdns_distribute::common

@@ -696,6 +696,27 @@ std::string ApexFingerprint::hex() const {
     return toHex(blake2b128(input));
 }
 
+std::string ApexFingerprint::contentHex() const {
+    Bytes input;
+    putU32(input, serial);
+    append(input, dnskey_hash);
+    std::vector<uint16_t> tags;
+    tags.reserve(soa_sigs.size());
+    for (const SigInfo& sig : soa_sigs) tags.push_back(sig.key_tag);
+    std::sort(tags.begin(), tags.end());
+    tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+    for (const uint16_t tag : tags) putU16(input, tag);
+    return toHex(blake2b128(input));
+}
+
+std::optional<uint32_t> ApexFingerprint::earliestExpiry() const {
+    std::optional<uint32_t> earliest;
+    for (const SigInfo& sig : soa_sigs) {
+        if (!earliest || sig.expiration < *earliest) earliest = sig.expiration;
+    }
+    return earliest;
+}
+
 // ---- public: messages -------------------------------------------------------------------------
 
 Result<std::vector<std::vector<std::byte>>> buildAxfrResponse(std::span<const std::byte> query,

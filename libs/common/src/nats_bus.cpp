@@ -1234,6 +1234,24 @@ Result<std::unique_ptr<StreamReader>> NatsBus::readStream(const std::string& str
         std::make_unique<NatsStreamReader>(std::move(sub), stream));
 }
 
+Result<std::optional<StreamMessage>> NatsBus::lastMessage(const std::string& stream,
+                                                          const std::string& subject) {
+    natsMsg* raw = nullptr;
+    jsErrCode js_err = static_cast<jsErrCode>(0);
+    const natsStatus status =
+        js_GetLastMsg(&raw, impl_->js.get(), stream.c_str(), subject.c_str(), nullptr, &js_err);
+    nh::MsgPtr msg(raw);
+    if (status == NATS_NOT_FOUND) return std::optional<StreamMessage>{};
+    if (status != NATS_OK) {
+        return natsError(
+            fmt::format("read the last message of '{}' in stream '{}'", subject, stream), status,
+            js_err);
+    }
+    return std::optional<StreamMessage>{StreamMessage{.message = toBusMessage(msg.get()),
+                                                      .sequence = natsMsg_GetSequence(msg.get()),
+                                                      .pending = 0}};
+}
+
 Result<std::unique_ptr<KeyValue>> NatsBus::keyValue(const std::string& bucket,
                                                     std::chrono::milliseconds ttl, int replicas) {
     kvStore* raw = nullptr;

@@ -205,6 +205,10 @@ public:
     /// consumer on a gap or reconnect.
     [[nodiscard]] Result<std::unique_ptr<StreamReader>> readStream(const std::string& stream,
                                                                    const std::string& filter);
+    /// The last message stored for `subject` in `stream` (a direct read, no consumer); nullopt
+    /// when the subject has none.
+    [[nodiscard]] Result<std::optional<StreamMessage>> lastMessage(const std::string& stream,
+                                                                   const std::string& subject);
     /// Opens (creating if missing) a KV bucket with the given per-bucket TTL (0 = none).
     [[nodiscard]] Result<std::unique_ptr<KeyValue>> keyValue(const std::string& bucket,
                                                              std::chrono::milliseconds ttl,

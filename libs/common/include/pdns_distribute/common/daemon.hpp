@@ -82,4 +82,7 @@ struct LoadInfo {
 };
 [[nodiscard]] LoadInfo readLoad();
 
+/// The project version these daemons were built as (e.g. "0.1.0").
+[[nodiscard]] std::string_view version();
+
 }  // namespace pdns_distribute::common

@@ -66,6 +66,13 @@ struct ApexFingerprint {
 
     /// Stable hex form used in events and manifests: BLAKE2b-128 over the fields above.
     [[nodiscard]] std::string hex() const;
+    /// Like hex() without the signatures' validity windows: serial, DNSKEY RRset and the key tags
+    /// that sign the SOA. It moves with data and key changes but not with re-signing, so the
+    /// verify digests compare it and DNSSEC freshness is judged from the expiry separately.
+    [[nodiscard]] std::string contentHex() const;
+    /// Earliest RRSIG(SOA) expiration field (seconds since the epoch, modulo 2^32 as in RFC
+    /// 4034); nullopt for an unsigned zone.
+    [[nodiscard]] std::optional<uint32_t> earliestExpiry() const;
     bool operator==(const ApexFingerprint&) const = default;
 };
 

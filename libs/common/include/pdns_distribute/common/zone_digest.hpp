@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Bucketed digest of a set of (zone, content fingerprint) pairs (DESIGN §7 verify): each zone
+// contributes BLAKE2b-128(zone ‖ 0 ‖ content) by XOR to one of 4,096 buckets chosen by the zone
+// name alone, so the desired state and a node's state can be compared with one 16-byte digest,
+// then bucket by bucket, then zone by zone, and updated in O(1) per zone change.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pdns_distribute::common {
+
+class ZoneDigest {
+public:
+    static constexpr size_t kBuckets = 4096;
+    using Hash = std::array<uint8_t, 16>;
+
+    /// The bucket a zone always falls in (canonical name).
+    [[nodiscard]] static size_t bucketOf(std::string_view zone);
+    [[nodiscard]] static Hash contribution(std::string_view zone, std::string_view content);
+
+    /// Adds (or, applied again with the same arguments, removes: XOR) one zone.
+    void toggle(std::string_view zone, std::string_view content);
+
+    [[nodiscard]] const Hash& bucket(size_t k) const { return buckets_.at(k); }
+    /// XOR of all buckets, as 32 hex digits.
+    [[nodiscard]] std::string totalHex() const;
+    /// All buckets as 4,096 × 32 hex digits (the `state` reply).
+    [[nodiscard]] std::string bucketsHex() const;
+    /// Parses bucketsHex() output; nullopt on any other length or a non-hex digit.
+    [[nodiscard]] static std::optional<ZoneDigest> fromBucketsHex(std::string_view hex);
+    /// Buckets that differ between the two digests, ascending.
+    [[nodiscard]] std::vector<size_t> differingBuckets(const ZoneDigest& other) const;
+
+    bool operator==(const ZoneDigest&) const = default;
+
+private:
+    std::array<Hash, kBuckets> buckets_{};
+    Hash total_{};
+};
+
+}  // namespace pdns_distribute::common

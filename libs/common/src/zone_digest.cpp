@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <pdns_distribute/common/zone_digest.hpp>
+
+#include <sodium.h>
+
+namespace pdns_distribute::common {
+
+namespace {
+
+constexpr std::string_view kHexDigits = "0123456789abcdef";
+
+int hexValue(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+void appendHex(std::string& out, const ZoneDigest::Hash& h) {
+    for (const uint8_t b : h) {
+        out.push_back(kHexDigits[b >> 4]);
+        out.push_back(kHexDigits[b & 0x0f]);
+    }
+}
+
+}  // namespace
+
+size_t ZoneDigest::bucketOf(std::string_view zone) {
+    std::array<uint8_t, 16> h{};
+    crypto_generichash(h.data(), h.size(), reinterpret_cast<const unsigned char*>(zone.data()),
+                       zone.size(), nullptr, 0);
+    return ((static_cast<size_t>(h[0]) << 8) | h[1]) % kBuckets;
+}
+
+ZoneDigest::Hash ZoneDigest::contribution(std::string_view zone, std::string_view content) {
+    crypto_generichash_state state;
+    Hash out{};
+    crypto_generichash_init(&state, nullptr, 0, out.size());
+    crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(zone.data()),
+                              zone.size());
+    const unsigned char separator = 0;  // zone names never contain NUL in canonical form
+    crypto_generichash_update(&state, &separator, 1);
+    crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(content.data()),
+                              content.size());
+    crypto_generichash_final(&state, out.data(), out.size());
+    return out;
+}
+
+void ZoneDigest::toggle(std::string_view zone, std::string_view content) {
+    const Hash c = contribution(zone, content);
+    Hash& b = buckets_[bucketOf(zone)];
+    for (size_t i = 0; i < c.size(); ++i) {
+        b[i] ^= c[i];
+        total_[i] ^= c[i];
+    }
+}
+
+std::string ZoneDigest::totalHex() const {
+    std::string out;
+    appendHex(out, total_);
+    return out;
+}
+
+std::string ZoneDigest::bucketsHex() const {
+    std::string out;
+    out.reserve(kBuckets * 32);
+    for (const Hash& b : buckets_) appendHex(out, b);
+    return out;
+}
+
+std::optional<ZoneDigest> ZoneDigest::fromBucketsHex(std::string_view hex) {
+    if (hex.size() != kBuckets * 32) return std::nullopt;
+    ZoneDigest d;
+    for (size_t k = 0; k < kBuckets; ++k) {
+        for (size_t i = 0; i < 16; ++i) {
+            const int hi = hexValue(hex[(k * 32) + (i * 2)]);
+            const int lo = hexValue(hex[(k * 32) + (i * 2) + 1]);
+            if (hi < 0 || lo < 0) return std::nullopt;
+            const auto byte = static_cast<uint8_t>((hi << 4) | lo);
+            d.buckets_[k][i] = byte;
+            d.total_[i] ^= byte;
+        }
+    }
+    return d;
+}
+
+std::vector<size_t> ZoneDigest::differingBuckets(const ZoneDigest& other) const {
+    std::vector<size_t> out;
+    for (size_t k = 0; k < kBuckets; ++k) {
+        if (buckets_[k] != other.buckets_[k]) out.push_back(k);
+    }
+    return out;
+}
+
+}  // namespace pdns_distribute::common

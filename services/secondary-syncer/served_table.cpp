@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "served_table.hpp"
+
+namespace pdns_distribute::secondary_syncer {
+
+ServedState ServedState::from(const common::ApexFingerprint& fp) {
+    return ServedState{.serial = fp.serial,
+                       .content = fp.contentHex(),
+                       .apex = fp.hex(),
+                       .expiry = fp.earliestExpiry(),
+                       .error = {}};
+}
+
+ServedState ServedState::missing(std::string error) {
+    return ServedState{
+        .serial = std::nullopt, .content = {}, .apex = {}, .expiry = {}, .error = std::move(error)};
+}
+
+void ServedTable::replace(const std::string& zone, Entry& entry, ServedState state) {
+    if (entry.state.serial) digest_.toggle(zone, entry.state.content);
+    entry.state = std::move(state);
+    if (entry.state.serial) digest_.toggle(zone, entry.state.content);
+    entry.version = next_version_++;
+}
+
+uint64_t ServedTable::set(const std::string& zone, ServedState state) {
+    std::lock_guard lock(mutex_);
+    auto& entry = zones_[zone];
+    replace(zone, entry, std::move(state));
+    return entry.version;
+}
+
+bool ServedTable::setIfVersion(const std::string& zone, ServedState state, uint64_t version) {
+    std::lock_guard lock(mutex_);
+    auto it = zones_.find(zone);
+    const uint64_t current = it == zones_.end() ? 0 : it->second.version;
+    if (current != version) return false;
+    if (it == zones_.end()) it = zones_.emplace(zone, Entry{}).first;
+    replace(zone, it->second, std::move(state));
+    return true;
+}
+
+void ServedTable::setError(const std::string& zone, const std::string& error) {
+    std::lock_guard lock(mutex_);
+    auto it = zones_.find(zone);
+    if (it == zones_.end()) {
+        replace(zone, zones_[zone], ServedState::missing(error));
+        return;
+    }
+    it->second.state.error = error;
+    it->second.version = next_version_++;
+}
+
+void ServedTable::erase(const std::string& zone) {
+    std::lock_guard lock(mutex_);
+    auto it = zones_.find(zone);
+    if (it == zones_.end()) return;
+    if (it->second.state.serial) digest_.toggle(zone, it->second.state.content);
+    zones_.erase(it);
+}
+
+void ServedTable::markAllUnserved(const std::string& error) {
+    std::lock_guard lock(mutex_);
+    for (auto& [zone, entry] : zones_) replace(zone, entry, ServedState::missing(error));
+}
+
+uint64_t ServedTable::version(const std::string& zone) const {
+    std::lock_guard lock(mutex_);
+    auto it = zones_.find(zone);
+    return it == zones_.end() ? 0 : it->second.version;
+}
+
+std::vector<std::string> ServedTable::zones() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    out.reserve(zones_.size());
+    for (const auto& [zone, entry] : zones_) out.push_back(zone);
+    return out;
+}
+
+size_t ServedTable::servedCount() const {
+    std::lock_guard lock(mutex_);
+    size_t n = 0;
+    for (const auto& [zone, entry] : zones_) n += entry.state.serial ? 1 : 0;
+    return n;
+}
+
+std::string ServedTable::digestHex() const {
+    std::lock_guard lock(mutex_);
+    return digest_.totalHex();
+}
+
+std::string ServedTable::bucketsHex() const {
+    std::lock_guard lock(mutex_);
+    return digest_.bucketsHex();
+}
+
+common::BucketReply ServedTable::bucket(uint32_t k) const {
+    common::BucketReply reply{.bucket = k, .zones = {}};
+    std::lock_guard lock(mutex_);
+    for (const auto& [zone, entry] : zones_) {
+        if (common::ZoneDigest::bucketOf(zone) != k) continue;
+        const auto& s = entry.state;
+        reply.zones.push_back(common::ServedZone{
+            .zone = zone,
+            .serial = s.serial,
+            .content = s.serial ? std::optional<std::string>(s.content) : std::nullopt,
+            .apex = s.serial ? std::optional<std::string>(s.apex) : std::nullopt,
+            .expiry = s.expiry,
+            .error = s.error});
+    }
+    return reply;
+}
+
+}  // namespace pdns_distribute::secondary_syncer

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: Apache-2.0
+// Verify logic: liveness from heartbeats, bucket comparison, lag and resync backoff, all on a
+// manual clock; and the leadership lock.
+
+#include <gtest/gtest.h>
+
+#include "fake_key_value.hpp"
+#include "leadership.hpp"
+#include "manual_clock.hpp"
+#include "verifier.hpp"
+
+namespace pdns_distribute::health_checker {
+namespace {
+
+using namespace std::chrono_literals;
+using common::BucketReply;
+using common::ServedZone;
+using common::ZoneDigest;
+
+common::Heartbeat beat(const std::string& node, const std::string& digest,
+                       const std::string& instance = "i1") {
+    return common::Heartbeat{.node = node,
+                             .instance = instance,
+                             .version = "t",
+                             .zones = 0,
+                             .parked = 0,
+                             .digest = digest,
+                             .load1 = 0,
+                             .cores = 2,
+                             .since = {},
+                             .interval_ms = 1000,
+                             .scanned = true};
+}
+
+ServedZone served(const std::string& zone, uint32_t serial, const std::string& content) {
+    return ServedZone{.zone = zone,
+                      .serial = serial,
+                      .content = content,
+                      .apex = content,
+                      .expiry = std::nullopt,
+                      .error = {}};
+}
+
+class VerifierTest : public ::testing::Test {
+protected:
+    VerifierTest()
+        : verifier_(
+              VerifierSettings{
+                  .event_check_wait = 20s, .resync_backoff_max = 100s, .missed_heartbeats = 3},
+              clock_) {}
+
+    /// The node serves `have` (zone → content); returns its digest.
+    static ZoneDigest digestOf(const std::map<std::string, std::string>& have) {
+        ZoneDigest d;
+        for (const auto& [z, c] : have) d.toggle(z, c);
+        return d;
+    }
+
+    /// One examination round as the service runs it.
+    void examine(const std::string& node, const std::map<std::string, std::string>& have) {
+        const auto node_digest = digestOf(have);
+        const auto differing = desired_.digest().differingBuckets(node_digest);
+        verifier_.examined(node, node_digest.totalHex(), desired_.digest().totalHex(), differing);
+        for (const auto k : differing) {
+            BucketReply reply{.bucket = static_cast<uint32_t>(k), .zones = {}};
+            for (const auto& [z, c] : have) {
+                if (ZoneDigest::bucketOf(z) == k) reply.zones.push_back(served(z, 1, c));
+            }
+            verifier_.compareBucket(node, reply, desired_);
+        }
+    }
+
+    testing::ManualClock clock_;
+    Verifier verifier_;
+    DesiredState desired_;
+};
+
+TEST_F(VerifierTest, NodeInactiveAfterThreeMissedHeartbeats) {
+    verifier_.heartbeat(beat("a", std::string(32, '1')));
+    clock_.advance(3s);
+    ASSERT_EQ(verifier_.nodes().size(), 1U);
+    EXPECT_TRUE(verifier_.nodes()[0].active);
+    EXPECT_EQ(verifier_.nodesToExamine(desired_.digest().totalHex()).size(), 1U);
+    clock_.advance(1ms);
+    EXPECT_FALSE(verifier_.nodes()[0].active);
+    // An offline node costs nothing: it is not examined and gets no resyncs.
+    EXPECT_TRUE(verifier_.nodesToExamine(desired_.digest().totalHex()).empty());
+    verifier_.heartbeat(beat("a", std::string(32, '1')));
+    EXPECT_TRUE(verifier_.nodes()[0].active);
+}
+
+TEST_F(VerifierTest, MatchingDigestIsInSyncAndNeedsNoLook) {
+    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    verifier_.heartbeat(beat("n", digestOf({{"a.test.", "x"}}).totalHex()));
+    EXPECT_TRUE(verifier_.nodesToExamine(desired_.digest().totalHex()).empty());
+    EXPECT_TRUE(verifier_.nodes()[0].in_sync);
+}
+
+TEST_F(VerifierTest, FindsMissingDifferentAndUnwantedZones) {
+    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    desired_.set("b.test.", {.serial = 2, .content = "y"});
+    desired_.set("same.test.", {.serial = 3, .content = "z"});
+    const std::map<std::string, std::string> have{
+        {"b.test.", "old"}, {"c.test.", "w"}, {"same.test.", "z"}};
+    verifier_.heartbeat(beat("n", digestOf(have).totalHex()));
+    ASSERT_EQ(verifier_.nodesToExamine(desired_.digest().totalHex()),
+              std::vector<std::string>{"n"});
+    examine("n", have);
+    std::map<std::string, Divergence> by_zone;
+    for (const auto& d : verifier_.divergences()) by_zone[d.zone] = d;
+    ASSERT_EQ(by_zone.size(), 3U);
+    EXPECT_FALSE(by_zone["a.test."].served_serial.has_value());  // missing
+    EXPECT_EQ(by_zone["a.test."].wanted_serial, 1U);
+    EXPECT_EQ(by_zone["b.test."].served_content, "old");         // different
+    EXPECT_FALSE(by_zone["c.test."].wanted_serial.has_value());  // not wanted
+    EXPECT_FALSE(verifier_.nodes()[0].in_sync);
+    EXPECT_EQ(verifier_.nodes()[0].out_of_sync, 3U);
+    // Same digests again: no second look.
+    EXPECT_TRUE(verifier_.nodesToExamine(desired_.digest().totalHex()).empty());
+}
+
+TEST_F(VerifierTest, UnknownZonesAreNeverReported) {
+    desired_.setUnknown("new.test.");
+    const std::map<std::string, std::string> have{{"new.test.", "v"}};
+    verifier_.heartbeat(beat("n", digestOf(have).totalHex()));
+    examine("n", have);
+    EXPECT_TRUE(verifier_.divergences().empty());
+}
+
+TEST_F(VerifierTest, ResyncOnlyAfterEventCheckWaitThenWithDoublingBackoff) {
+    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    verifier_.heartbeat(beat("n", digestOf({}).totalHex()));
+    examine("n", {});
+    EXPECT_TRUE(verifier_.dueResyncs().empty());
+    clock_.advance(19s);
+    EXPECT_TRUE(verifier_.dueResyncs().empty());
+    verifier_.heartbeat(beat("n", digestOf({}).totalHex()));
+    clock_.advance(1s);
+    auto due = verifier_.dueResyncs();
+    ASSERT_EQ(due.size(), 1U);
+    EXPECT_EQ(due["n"], std::vector<std::string>{"a.test."});
+    EXPECT_EQ(verifier_.nodes()[0].max_lag, 20s);
+    // The next try waits 40 s, then 80 s, then the 100 s cap.
+    for (const auto wait : {40s, 80s, 100s, 100s}) {
+        verifier_.heartbeat(beat("n", digestOf({}).totalHex()));
+        clock_.advance(wait - 1s);
+        verifier_.heartbeat(beat("n", digestOf({}).totalHex()));
+        EXPECT_TRUE(verifier_.dueResyncs().empty());
+        clock_.advance(1s);
+        verifier_.heartbeat(beat("n", digestOf({}).totalHex()));
+        EXPECT_EQ(verifier_.dueResyncs().size(), 1U) << wait.count();
+    }
+}
+
+TEST_F(VerifierTest, InactiveNodeGetsNoResync) {
+    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    verifier_.heartbeat(beat("n", digestOf({}).totalHex()));
+    examine("n", {});
+    clock_.advance(25s);
+    EXPECT_TRUE(verifier_.dueResyncs().empty());
+    EXPECT_EQ(verifier_.divergences().size(), 1U);  // still shown
+}
+
+TEST_F(VerifierTest, RepairedZoneClearsAndLagRestarts) {
+    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    verifier_.heartbeat(beat("n", digestOf({}).totalHex()));
+    examine("n", {});
+    clock_.advance(5s);
+    const std::map<std::string, std::string> fixed{{"a.test.", "x"}};
+    verifier_.heartbeat(beat("n", digestOf(fixed).totalHex()));
+    EXPECT_TRUE(verifier_.nodesToExamine(desired_.digest().totalHex()).empty());
+    EXPECT_TRUE(verifier_.divergences().empty());
+    EXPECT_TRUE(verifier_.nodes()[0].in_sync);
+    EXPECT_EQ(verifier_.nodes()[0].max_lag, 0ms);
+}
+
+TEST_F(VerifierTest, PersistingDivergenceKeepsItsAge) {
+    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    desired_.set("b.test.", {.serial = 1, .content = "x"});
+    verifier_.heartbeat(beat("n", digestOf({}).totalHex()));
+    examine("n", {});
+    clock_.advance(10s);
+    // b gets fixed, a does not: a's divergence is still 10 s old after the next look.
+    const std::map<std::string, std::string> half{{"b.test.", "x"}};
+    verifier_.heartbeat(beat("n", digestOf(half).totalHex()));
+    ASSERT_EQ(verifier_.nodesToExamine(desired_.digest().totalHex()).size(), 1U);
+    examine("n", half);
+    ASSERT_EQ(verifier_.divergences().size(), 1U);
+    EXPECT_EQ(verifier_.divergences()[0].zone, "a.test.");
+    EXPECT_EQ(verifier_.nodes()[0].max_lag, 10s);
+}
+
+TEST_F(VerifierTest, NewInstanceIsExaminedAgain) {
+    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    verifier_.heartbeat(beat("n", digestOf({}).totalHex(), "i1"));
+    examine("n", {});
+    EXPECT_TRUE(verifier_.nodesToExamine(desired_.digest().totalHex()).empty());
+    verifier_.heartbeat(beat("n", digestOf({}).totalHex(), "i2"));
+    EXPECT_EQ(verifier_.nodesToExamine(desired_.digest().totalHex()).size(), 1U);
+}
+
+TEST_F(VerifierTest, NotYetScannedNodeIsNotJudged) {
+    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    auto h = beat("n", digestOf({}).totalHex());
+    h.scanned = false;
+    verifier_.heartbeat(h);
+    EXPECT_TRUE(verifier_.nodesToExamine(desired_.digest().totalHex()).empty());
+}
+
+TEST(LeadershipTest, OneLeaderRenewsAStandbyWaits) {
+    testing::ManualClock clock;
+    testing::FakeKeyValue kv;
+    Leadership a(kv, "checker.default", "a", 9s, clock);
+    Leadership b(kv, "checker.default", "b", 9s, clock);
+    EXPECT_TRUE(a.tick());
+    EXPECT_FALSE(b.tick());
+    EXPECT_EQ(b.holder(), "a");
+    clock.advance(3s);
+    EXPECT_TRUE(a.tick());
+    EXPECT_FALSE(b.tick());
+}
+
+TEST(LeadershipTest, StandbyTakesOverWhenTheLockExpires) {
+    testing::ManualClock clock;
+    testing::FakeKeyValue kv;
+    Leadership a(kv, "k", "a", 9s, clock);
+    Leadership b(kv, "k", "b", 9s, clock);
+    ASSERT_TRUE(a.tick());
+    ASSERT_FALSE(b.tick());
+    kv.expire("k");  // a died; the bucket TTL removed its entry
+    EXPECT_TRUE(b.tick());
+    EXPECT_EQ(b.holder(), "b");
+    // a comes back from a pause: its renewal conflicts and it stops at once.
+    EXPECT_FALSE(a.tick());
+    EXPECT_FALSE(a.leading());
+}
+
+TEST(LeadershipTest, LateRenewalStopsActingBeforeTheLockExpires) {
+    testing::ManualClock clock;
+    testing::FakeKeyValue kv;
+    Leadership a(kv, "k", "a", 10s, clock);
+    ASSERT_TRUE(a.tick());
+    clock.advance(4999ms);
+    EXPECT_TRUE(a.leading());
+    clock.advance(1ms);
+    EXPECT_FALSE(a.leading());  // TTL/2 without a renewal: not acting any more
+    kv.failNext(1);
+    EXPECT_FALSE(a.tick());  // renewal failed: gives up (create then finds the key held)
+}
+
+TEST(LeadershipTest, TransientRenewalFailureWithinHalfTtlKeepsTheLead) {
+    testing::ManualClock clock;
+    testing::FakeKeyValue kv;
+    Leadership a(kv, "k", "a", 9s, clock);
+    ASSERT_TRUE(a.tick());
+    clock.advance(3s);
+    kv.failNext(1);
+    EXPECT_TRUE(a.tick());
+    clock.advance(1s);
+    EXPECT_TRUE(a.tick());  // renewed
+}
+
+TEST(LeadershipTest, ReleaseLetsTheStandbyIn) {
+    testing::ManualClock clock;
+    testing::FakeKeyValue kv;
+    Leadership a(kv, "k", "a", 9s, clock);
+    Leadership b(kv, "k", "b", 9s, clock);
+    ASSERT_TRUE(a.tick());
+    a.release();
+    EXPECT_FALSE(a.leading());
+    EXPECT_TRUE(b.tick());
+}
+
+TEST(LeadershipTest, OverwrittenLockIsLost) {
+    testing::ManualClock clock;
+    testing::FakeKeyValue kv;
+    Leadership a(kv, "k", "a", 9s, clock);
+    ASSERT_TRUE(a.tick());
+    kv.overwrite("k", "intruder");
+    EXPECT_FALSE(a.tick());
+    EXPECT_EQ(a.holder(), "intruder");
+}
+
+}  // namespace
+}  // namespace pdns_distribute::health_checker
