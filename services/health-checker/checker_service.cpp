@@ -19,8 +19,10 @@
 #include <pdns_distribute/common/status_view.hpp>
 #include <pdns_distribute/common/zone_key.hpp>
 
+#include "freshness.hpp"
 #include "leadership.hpp"
 #include "reconciler.hpp"
+#include "tombstones.hpp"
 #include "verifier.hpp"
 
 namespace pdns_distribute::health_checker {
@@ -35,6 +37,16 @@ struct PrimaryLook {
     uint32_t serial = 0;
     std::string content;
     uint64_t sequence = 0;
+    std::string apex;
+    std::optional<uint32_t> expiry;
+
+    static PrimaryLook from(const common::ApexFingerprint& fp, uint64_t sequence) {
+        return PrimaryLook{.serial = fp.serial,
+                           .content = fp.contentHex(),
+                           .sequence = sequence,
+                           .apex = fp.hex(),
+                           .expiry = fp.earliestExpiry()};
+    }
 };
 
 struct CheckerMetrics {
@@ -70,7 +82,14 @@ struct CheckerMetrics {
               "from a zone change's API answer to a secondary serving it, from applied reports",
               common::MetricsRegistry::latencyBuckets())),
           state_bytes(r.counter("pdns_distribute_health_checker_state_bytes_total",
-                                "bytes of node state replies fetched for verification")) {}
+                                "bytes of node state replies fetched for verification")),
+          freshness_published(
+              r.counter("pdns_distribute_health_checker_freshness_published_total",
+                        "re-signed zones republished (spread over time, before expiry)")),
+          freshness_pending(r.gauge("pdns_distribute_health_checker_freshness_pending_zones",
+                                    "re-signed zones waiting for their spread-out republish")),
+          tombstones_purged(r.counter("pdns_distribute_health_checker_tombstones_purged_total",
+                                      "delete events purged from the stream")) {}
 
     common::MetricsRegistry& registry;
     common::Gauge& nats_connected;
@@ -86,6 +105,9 @@ struct CheckerMetrics {
     common::Counter& resyncs;
     common::Histogram& propagation;
     common::Counter& state_bytes;
+    common::Counter& freshness_published;
+    common::Gauge& freshness_pending;
+    common::Counter& tombstones_purged;
 };
 
 class CheckerService final : public common::Service {
@@ -100,6 +122,7 @@ public:
                                      .resync_backoff_max = settings.resync_backoff_max,
                                      .missed_heartbeats = 3},
                     clock_),
+          freshness_(FreshnessSettings{}, clock_),
           msg_ids_(instance_),
           metrics_(context.metrics) {
         api_ = std::make_unique<common::HttpPdnsApi>(settings.pdns);
@@ -391,8 +414,7 @@ private:
                 }
                 auto fp = probe_dns_->apex(zone);
                 if (!fp) continue;  // not served by the primary: the next reconcile decides
-                (*primary_.lock())[zone] = PrimaryLook{
-                    .serial = fp->serial, .content = fp->contentHex(), .sequence = sequence};
+                (*primary_.lock())[zone] = PrimaryLook::from(*fp, sequence);
                 ++generation_;
             }
         }
@@ -435,7 +457,10 @@ private:
                 if (st.stop_requested()) return;
                 examine(node, *desired, desired_digest);
             }
-            if (leadership_->leading()) resyncDue(st);
+            if (leadership_->leading()) {
+                resyncDue(st);
+                publishFreshness(st);
+            }
             publishNodeMetrics();
         }
     }
@@ -490,9 +515,7 @@ private:
                 auto fp = probe_dns_->apex(zone);
                 if (d && fp && d->served_serial && fp->contentHex() == d->served_content) {
                     verifier_.resolve(node, zone);
-                    (*primary_.lock())[zone] = PrimaryLook{.serial = fp->serial,
-                                                           .content = fp->contentHex(),
-                                                           .sequence = mirror_.sequenceOf(zone)};
+                    (*primary_.lock())[zone] = PrimaryLook::from(*fp, mirror_.sequenceOf(zone));
                     ++generation_;
                     continue;
                 }
@@ -624,35 +647,173 @@ private:
             if (fp) {
                 p.serial = fp->serial;
                 p.apex = fp->hex();
+                p.content = fp->contentHex();
+                p.expiry = fp->earliestExpiry();
                 auto m = mirror.find(z.name);
-                looks[z.name] = PrimaryLook{.serial = fp->serial,
-                                            .content = fp->contentHex(),
-                                            .sequence = m == mirror.end() ? 0 : m->second.sequence};
+                looks[z.name] = PrimaryLook::from(*fp, m == mirror.end() ? 0 : m->second.sequence);
             }
             primary.push_back(std::move(p));
         }
         {
             auto p = primary_.lock();
-            for (auto& [zone, look] : looks) {
+            for (const auto& [zone, look] : looks) {
                 auto& current = (*p)[zone];
-                if (current.sequence <= look.sequence) current = std::move(look);
+                if (current.sequence <= look.sequence) current = look;
             }
         }
         ++generation_;
+        if (settings_.nsec3_policy && leadership_->leading()) {
+            applyNsec3Policy(*listing, looks, mirror, st);
+        }
         auto plan = reconciler_.plan(primary, canary, mirror);
         for (const auto& zone : plan.newly_held) {
             spdlog::error("zone '{}' vanished from the primary; deletion held ({})", zone,
                           reconciler_.holdReason());
         }
         metrics_.held.set(static_cast<double>(reconciler_.held().size()));
+        for (const auto& r : plan.resigned) freshness_.noteResigned(r.zone, r.apex, r.old_expiry);
+        metrics_.freshness_pending.set(static_cast<double>(freshness_.pending()));
         if (!leadership_->leading()) return;  // a standby looks but never writes
         const auto gap = std::chrono::microseconds{1'000'000 / settings_.publish_rate};
         for (const auto& p : plan.publishes) {
             if (st.stop_requested() || !leadership_->leading()) return;
+            if (p.maybe_weekly && weeklySoaEditJump(p.event.zone)) {
+                freshness_.noteWeeklySerialJump(p.event.zone, p.event.apex.value_or(""));
+                continue;
+            }
             publish(p);
             std::this_thread::sleep_for(gap);
         }
+        purgeTombstones(mirror);
         metrics_.passes.inc();
+    }
+
+    // NSEC3 policy (DESIGN §7): a signed zone that uses NSEC gets the configured NSEC3
+    // parameters through the primary's API (never narrow), then an upsert with cause `policy`
+    // so every secondary transfers the re-chained zone (serial and apex stay the same). Each zone
+    // is looked at once per content change.
+    void applyNsec3Policy(const std::vector<common::PdnsZoneInfo>& listing,
+                          const std::map<std::string, PrimaryLook>& looks,
+                          const std::map<std::string, MirrorEntry>& mirror,
+                          const std::stop_token& st) {
+        for (const auto& z : listing) {
+            if (st.stop_requested()) return;
+            if (!z.dnssec) continue;
+            auto look = looks.find(z.name);
+            if (look == looks.end()) continue;
+            auto& checked = nsec3_checked_[z.name];
+            if (checked == look->second.content) continue;
+            auto full = api_->getZone(z.name);
+            if (!full) {
+                spdlog::warn("NSEC3 policy: cannot read zone '{}' ({})", z.name,
+                             full.error().message);
+                continue;
+            }
+            if (!full->dnssec || !full->nsec3param.empty()) {
+                checked = look->second.content;
+                continue;
+            }
+            if (auto s = api_->setNsec3Param(z.name, settings_.nsec3_param); !s) {
+                spdlog::warn("NSEC3 policy: cannot set '{}' on zone '{}' ({})",
+                             settings_.nsec3_param, z.name, s.error().message);
+                continue;
+            }
+            spdlog::info("NSEC3 policy: zone '{}' now uses NSEC3 '{}'", z.name,
+                         settings_.nsec3_param);
+            // pdns bumps the serial (SOA-EDIT-API) but leaves its packet cache alone here.
+            (void)api_->flushCache(z.name);
+            auto fp = dns_->apex(z.name);
+            checked = fp ? fp->contentHex() : look->second.content;
+            auto m = mirror.find(z.name);
+            const common::ZoneEvent event{
+                .zone = z.name,
+                .op = common::ZoneOp::Upsert,
+                .serial = fp ? fp->serial : look->second.serial,
+                .apex = fp ? std::optional<std::string>(fp->hex()) : std::nullopt,
+                .cause = common::EventCause::Policy,
+                .at = common::rfc3339Millis(clock_.system()),
+                .content = fp ? std::optional<std::string>(fp->contentHex()) : std::nullopt,
+                .expiry = fp ? fp->earliestExpiry() : std::nullopt};
+            if (fp) {
+                (*primary_.lock())[z.name] =
+                    PrimaryLook::from(*fp, m == mirror.end() ? 0 : m->second.sequence);
+            }
+            publish(PlannedPublish{
+                .event = event, .expected_sequence = m == mirror.end() ? 0 : m->second.sequence});
+        }
+    }
+
+    // A serial jump of a signed zone whose signature windows moved too, inside the first hours
+    // after the weekly boundary, on a zone with SOA-EDIT INCEPTION-*: pdns changed the serial
+    // of every such zone at once, so these are spread like re-signing.
+    bool weeklySoaEditJump(const std::string& zone) {
+        if (!freshness_.inWeeklyWindow()) return false;
+        auto z = api_->getZone(zone);
+        return z && z->soa_edit.starts_with("INCEPTION");
+    }
+
+    void publishFreshness(const std::stop_token& st) {
+        const auto gap = std::chrono::microseconds{1'000'000 / settings_.publish_rate};
+        for (const auto& due : freshness_.takeDue(static_cast<size_t>(settings_.publish_rate))) {
+            if (st.stop_requested() || !leadership_->leading()) return;
+            std::optional<PrimaryLook> look;
+            {
+                auto p = primary_.lock();
+                auto it = p->find(due.zone);
+                if (it != p->end()) look = it->second;
+            }
+            if (!look) continue;  // gone from the primary: the reconcile decides
+            const common::ZoneEvent event{.zone = due.zone,
+                                          .op = common::ZoneOp::Upsert,
+                                          .serial = look->serial,
+                                          .apex = look->apex,
+                                          .cause = common::EventCause::Freshness,
+                                          .at = common::rfc3339Millis(clock_.system()),
+                                          .content = look->content,
+                                          .expiry = look->expiry};
+            publish(PlannedPublish{.event = event,
+                                   .expected_sequence = mirror_.sequenceOf(due.zone),
+                                   .maybe_weekly = false});
+            metrics_.freshness_published.inc();
+            std::this_thread::sleep_for(gap);
+        }
+        metrics_.freshness_pending.set(static_cast<double>(freshness_.pending()));
+    }
+
+    // Tombstones (DESIGN §7): a delete event older than tombstone_age that every durable
+    // consumer covering its subject has acked is purged — only that message, never a newer one.
+    void purgeTombstones(const std::map<std::string, MirrorEntry>& mirror) {
+        const auto now = clock_.system();
+        std::vector<Tombstone> candidates;
+        for (const auto& [zone, entry] : mirror) {
+            if (entry.op != common::ZoneOp::Delete) continue;
+            auto at = common::parseRfc3339(entry.at);
+            if (!at || now - *at < settings_.tombstone_age) continue;
+            candidates.push_back(
+                Tombstone{.zone = zone,
+                          .subject = common::zoneEventSubject(settings_.group, zone),
+                          .sequence = entry.sequence,
+                          .at = *at});
+        }
+        if (candidates.empty()) return;
+        auto floors = bus_->consumerFloors("PDNS_ZONES");
+        if (!floors) {
+            spdlog::warn("cannot read the consumers of PDNS_ZONES to purge tombstones ({})",
+                         floors.error().message);
+            return;
+        }
+        for (const auto& t : tombstonesToPurge(candidates, *floors, now, settings_.tombstone_age)) {
+            if (!leadership_->leading()) return;
+            if (auto s = bus_->purgeSubjectBefore("PDNS_ZONES", t.subject, t.sequence + 1); !s) {
+                spdlog::warn("cannot purge the tombstone of '{}' ({})", t.zone, s.error().message);
+                continue;
+            }
+            mirror_.erase(t.zone, t.sequence);
+            ++generation_;
+            metrics_.tombstones_purged.inc();
+            spdlog::info("zone '{}': tombstone (seq {}) purged from the stream", t.zone,
+                         t.sequence);
+        }
     }
 
     void publish(const PlannedPublish& p) {
@@ -671,6 +832,7 @@ private:
                          ack.error().message);
             return;
         }
+        if (p.event.cause != common::EventCause::Freshness) freshness_.forget(p.event.zone);
         if (p.event.op == common::ZoneOp::Upsert) {
             metrics_.published_upsert.inc();
             spdlog::info("zone '{}' reconciled: serial {} published", p.event.zone,
@@ -687,6 +849,7 @@ private:
     ZoneMirror mirror_;
     Reconciler reconciler_;
     Verifier verifier_;
+    FreshnessPlanner freshness_;
     common::MsgIdGenerator msg_ids_;
     CheckerMetrics metrics_;
     common::LogLimiter limiter_{10s};
@@ -700,6 +863,7 @@ private:
     std::unique_ptr<common::SyncSubscription> heartbeat_sub_;
     std::unique_ptr<common::SyncSubscription> applied_sub_;
     common::Guarded<std::map<std::string, PrimaryLook>> primary_;
+    std::map<std::string, std::string> nsec3_checked_;  // reconcile thread only
     common::Guarded<std::map<std::string, uint64_t>> probe_queue_;
     std::mutex probe_mutex_;  // only for probe_cv_
     std::condition_variable probe_cv_;

@@ -1,11 +1,44 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config.hpp"
 
+#include <cctype>
+#include <string>
+#include <vector>
+
 #include <pdns_distribute/common/daemon.hpp>
 #include <pdns_distribute/common/zone_event.hpp>
 #include <pdns_distribute/common/zone_key.hpp>
 
 namespace pdns_distribute::health_checker {
+
+bool validNsec3Param(std::string_view text) {
+    std::vector<std::string> parts;
+    std::string current;
+    for (const char ch : text) {
+        if (ch == ' ') {
+            if (!current.empty()) parts.push_back(std::move(current));
+            current.clear();
+        } else {
+            current.push_back(ch);
+        }
+    }
+    if (!current.empty()) parts.push_back(std::move(current));
+    if (parts.size() != 4) return false;
+    auto number = [](const std::string& s, int max) {
+        if (s.empty() || s.size() > 3) return false;
+        for (const char ch : s) {
+            if (ch < '0' || ch > '9') return false;
+        }
+        return std::stoi(s) <= max;
+    };
+    if (parts[0] != "1" || !number(parts[1], 1) || !number(parts[2], 500)) return false;
+    if (parts[3] == "-") return true;
+    if (parts[3].size() % 2 != 0 || parts[3].size() > 510) return false;
+    for (const char ch : parts[3]) {
+        if (std::isxdigit(static_cast<unsigned char>(ch)) == 0) return false;
+    }
+    return true;
+}
 
 Settings readSettings(common::ConfigSection root) {
     Settings s;
@@ -52,6 +85,21 @@ Settings readSettings(common::ConfigSection root) {
     s.max_buckets_per_check =
         c.getInt("max_buckets_per_check", s.max_buckets_per_check,
                  "differing digest buckets fetched from one node per check at most", 1, 4096);
+    s.tombstone_age = c.getDuration(
+        "tombstone_age", s.tombstone_age,
+        "a zone's delete event is purged from the stream when older than this and acked by "
+        "every durable consumer",
+        std::chrono::milliseconds{1000}, std::chrono::hours{24 * 365});
+    s.nsec3_policy = c.getBool("nsec3_policy", s.nsec3_policy,
+                               "give signed zones that use NSEC the NSEC3 parameters below "
+                               "(through the primary's API, never narrow)");
+    s.nsec3_param = c.getString("nsec3_param", s.nsec3_param,
+                                "NSEC3PARAM for nsec3_policy: algorithm flags iterations salt");
+    if (!validNsec3Param(s.nsec3_param)) {
+        c.fail("nsec3_param",
+               "must be 'algorithm flags iterations salt' like \"1 0 0 -\" (algorithm 1, flags 0 "
+               "or 1, iterations 0-500, salt '-' or hex)");
+    }
     auto st = root.section("stream", "the PDNS_ZONES stream");
     s.stream_replicas = static_cast<int>(st.getInt(
         "replicas", s.stream_replicas, "JetStream replicas (1, or 3 on a cluster)", 1, 5));

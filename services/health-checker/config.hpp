@@ -23,10 +23,15 @@ struct Settings {
     std::chrono::milliseconds resync_backoff_max{600000};
     std::chrono::milliseconds leader_ttl{10000};
     int64_t max_buckets_per_check = 256;
+    std::chrono::milliseconds tombstone_age{std::chrono::hours{24 * 7}};
+    bool nsec3_policy = true;
+    std::string nsec3_param = "1 0 0 -";
     common::PdnsApiSettings pdns;
     common::NatsSettings nats;
 };
 
 [[nodiscard]] Settings readSettings(common::ConfigSection root);
+/// "1 0 0 -": algorithm 1 (SHA-1, the only one), flags 0/1, iterations ≤ 500, salt '-' or hex.
+[[nodiscard]] bool validNsec3Param(std::string_view text);
 
 }  // namespace pdns_distribute::health_checker

@@ -7,8 +7,13 @@ namespace pdns_distribute::health_checker {
 
 void ZoneMirror::apply(const common::ZoneEvent& event, uint64_t sequence) {
     std::lock_guard lock(mutex_);
-    entries_[event.zone] = MirrorEntry{
-        .op = event.op, .serial = event.serial, .apex = event.apex, .sequence = sequence};
+    entries_[event.zone] = MirrorEntry{.op = event.op,
+                                       .serial = event.serial,
+                                       .apex = event.apex,
+                                       .sequence = sequence,
+                                       .content = event.content,
+                                       .expiry = event.expiry,
+                                       .at = event.at};
 }
 
 std::map<std::string, MirrorEntry> ZoneMirror::snapshot() const {
@@ -20,6 +25,12 @@ uint64_t ZoneMirror::sequenceOf(const std::string& zone) const {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(zone);
     return it == entries_.end() ? 0 : it->second.sequence;
+}
+
+void ZoneMirror::erase(const std::string& zone, uint64_t sequence) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(zone);
+    if (it != entries_.end() && it->second.sequence == sequence) entries_.erase(it);
 }
 
 size_t ZoneMirror::size() const {
@@ -39,14 +50,27 @@ ReconcilePlan Reconciler::plan(const std::vector<PrimaryZone>& primary, bool can
                              it->second.serial == z.serial &&
                              (!z.apex || it->second.apex == z.apex);
         if (in_sync) continue;
+        const bool was_upsert = it != mirror.end() && it->second.op == common::ZoneOp::Upsert;
+        if (was_upsert && z.apex && z.content && it->second.content == z.content &&
+            it->second.serial == z.serial) {
+            plan.resigned.push_back(
+                Resigned{.zone = z.name, .apex = *z.apex, .old_expiry = it->second.expiry});
+            continue;
+        }
+        const bool maybe_weekly = was_upsert && it->second.serial &&
+                                  it->second.serial != z.serial && it->second.expiry && z.expiry &&
+                                  it->second.expiry != z.expiry;
         plan.publishes.push_back(
             PlannedPublish{.event = common::ZoneEvent{.zone = z.name,
                                                       .op = common::ZoneOp::Upsert,
                                                       .serial = z.serial,
                                                       .apex = z.apex,
                                                       .cause = common::EventCause::Reconcile,
-                                                      .at = at},
-                           .expected_sequence = it == mirror.end() ? 0 : it->second.sequence});
+                                                      .at = at,
+                                                      .content = z.content,
+                                                      .expiry = z.expiry},
+                           .expected_sequence = it == mirror.end() ? 0 : it->second.sequence,
+                           .maybe_weekly = maybe_weekly});
     }
 
     std::vector<std::string> gone;

@@ -28,6 +28,9 @@ struct MirrorEntry {
     std::optional<uint32_t> serial;
     std::optional<std::string> apex;
     uint64_t sequence = 0;
+    std::optional<std::string> content;
+    std::optional<uint32_t> expiry;
+    std::string at;
 };
 
 /// In-memory mirror of PDNS_ZONES. Thread-safe.
@@ -40,6 +43,8 @@ public:
     [[nodiscard]] size_t size() const;
     /// The stream sequence of the zone's latest event (0: none).
     [[nodiscard]] uint64_t sequenceOf(const std::string& zone) const;
+    /// Drops a zone whose tombstone was purged from the stream (if still at that sequence).
+    void erase(const std::string& zone, uint64_t sequence);
 
 private:
     mutable std::mutex mutex_;  // guards entries_
@@ -50,16 +55,30 @@ private:
 struct PrimaryZone {
     std::string name;  ///< canonical
     uint32_t serial = 0;
-    std::optional<std::string> apex;  ///< nullopt when it could not be read
+    std::optional<std::string> apex;     ///< nullopt when it could not be read
+    std::optional<std::string> content;  ///< ApexFingerprint::contentHex()
+    std::optional<uint32_t> expiry;      ///< earliest RRSIG(SOA) expiry (signed zones)
 };
 
 struct PlannedPublish {
     common::ZoneEvent event;
     uint64_t expected_sequence = 0;  ///< ExpectLastSubjectSeq (0: no message yet)
+    /// Serial and signature windows moved together, keys did not: possibly the weekly SOA-EDIT
+    /// INCEPTION-* jump, which the caller may spread instead of publishing at once.
+    bool maybe_weekly = false;
+};
+
+/// Same serial and content, only the signatures' validity windows moved (re-signing): not
+/// published at once but planned for DNSSEC freshness.
+struct Resigned {
+    std::string zone;
+    std::string apex;                    ///< the primary's new full apex
+    std::optional<uint32_t> old_expiry;  ///< of what the stream (and so the nodes) carry
 };
 
 struct ReconcilePlan {
     std::vector<PlannedPublish> publishes;
+    std::vector<Resigned> resigned;
     std::vector<std::string> newly_held;
 };
 

@@ -120,11 +120,13 @@ std::string Fleet::checkerConfig(int http_port) const {
         "[http]\nlisten = \"127.0.0.1:{}\"\n"
         "[checker]\nreconcile_interval = \"{}ms\"\nprimary_dns = \"127.0.0.1:{}\"\n"
         "canary_zone = \"{}\"\nevent_check_wait = \"{}ms\"\nleader_ttl = \"{}ms\"\n"
+        "nsec3_policy = {}\ntombstone_age = \"{}ms\"\n"
         "[stream]\nreplicas = {}\n"
         "[pdns]\nurl = \"{}\"\napi_key_file = \"{}\"\n{}",
         http_port, options.reconcile_interval.count(), primary.dnsPort(), options.canary_zone,
-        options.event_check_wait.count(), options.leader_ttl.count(), options.stream_replicas,
-        primary.apiUrl(), primary.apiKeyFile(), natsSection());
+        options.event_check_wait.count(), options.leader_ttl.count(),
+        options.nsec3_policy ? "true" : "false", options.tombstone_age.count(),
+        options.stream_replicas, primary.apiUrl(), primary.apiKeyFile(), natsSection());
 }
 
 void Fleet::startSecondChecker() {

@@ -34,6 +34,9 @@ struct FleetOptions {
     /// An external NATS (e.g. a NatsCluster); empty: the fleet starts its own nats-server.
     std::vector<std::string> nats_urls;
     int stream_replicas = 1;
+    /// The NSEC3 policy changes signed test zones behind the tests' backs: off unless asked for.
+    bool nsec3_policy = false;
+    std::chrono::milliseconds tombstone_age{std::chrono::hours{24 * 7}};
 };
 
 class Fleet {

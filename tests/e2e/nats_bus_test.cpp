@@ -2,6 +2,7 @@
 // NatsBus against a real nats-server 2.9 with JetStream, plus checks of the harness itself
 // (child process exit statuses, a real pdns_server serving a zone created through its API).
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
@@ -378,6 +379,165 @@ TEST_F(NatsBusTest, Close_ThenPublish_ReturnsErrorNotCrash) {
     auto ack = bus_->publish("t.zones.default.a", "x", {.timeout = 200ms});
     EXPECT_FALSE(ack);
     EXPECT_FALSE(bus_->publishCore("t.core.x", "x"));
+}
+
+// --- consumer floors and tombstone purges -----------------------------------------------------
+
+ConsumerSettings filteredConsumer(const std::string& durable, const std::string& filter) {
+    ConsumerSettings consumer = testConsumer(durable);
+    consumer.filter_subject = filter;
+    return consumer;
+}
+
+/// Fetches until `count` deliveries arrived (a fetch may return a partial batch) or 5 s passed.
+std::vector<std::unique_ptr<Delivery>> fetchAtLeast(common::PullConsumer& consumer, size_t count) {
+    std::vector<std::unique_ptr<Delivery>> out;
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+        auto batch = consumer.fetch(static_cast<int>(count - out.size()), 1s);
+        EXPECT_TRUE(batch) << batch.error().message;
+        if (!batch) {
+            break;
+        }
+        for (auto& delivery : *batch) {
+            out.push_back(std::move(delivery));
+        }
+    }
+    return out;
+}
+
+TEST_F(NatsBusTest, ConsumerFloors_TwoDurablesAndAnOrderedReader_ListsDurablesWithAckFloors) {
+    ensureTestStream();
+    const uint64_t s1 = publishOk("t.zones.g1.a", "a");
+    const uint64_t s2 = publishOk("t.zones.g1.b", "b");
+    publishOk("t.zones.g2.c", "c");
+    const uint64_t s4 = publishOk("t.zones.g1.d", "d");
+
+    // n1 (group g1) acks its first two messages and leaves the third unacked.
+    ASSERT_TRUE(bus_->ensureConsumer(filteredConsumer("syncer-n1", "t.zones.g1.>")));
+    auto n1 = bus_->bindPullConsumer("TEST_ZONES", "syncer-n1");
+    ASSERT_TRUE(n1) << n1.error().message;
+    auto n1_batch = fetchAtLeast(**n1, 3);
+    ASSERT_EQ(n1_batch.size(), 3U);
+    EXPECT_EQ(n1_batch[0]->streamSequence(), s1);
+    EXPECT_EQ(n1_batch[1]->streamSequence(), s2);
+    EXPECT_EQ(n1_batch[2]->streamSequence(), s4);
+    ASSERT_TRUE(n1_batch[0]->ack());
+    ASSERT_TRUE(n1_batch[1]->ack());
+
+    // n2 (every group) acks only the first message and has three more to go.
+    ASSERT_TRUE(bus_->ensureConsumer(filteredConsumer("syncer-n2", "t.zones.>")));
+    auto n2 = bus_->bindPullConsumer("TEST_ZONES", "syncer-n2");
+    ASSERT_TRUE(n2) << n2.error().message;
+    auto n2_batch = fetchAtLeast(**n2, 1);
+    ASSERT_EQ(n2_batch.size(), 1U);
+    ASSERT_TRUE(n2_batch[0]->ack());
+
+    // An ordered reader is an ephemeral consumer on the same stream; it must not be listed.
+    auto reader = bus_->readStream("TEST_ZONES", "t.zones.>");
+    ASSERT_TRUE(reader) << reader.error().message;
+    ASSERT_TRUE((*reader)->next(5s).has_value());
+
+    auto floors = bus_->consumerFloors("TEST_ZONES");
+    ASSERT_TRUE(floors) << floors.error().message;
+    std::sort(floors->begin(), floors->end(),
+              [](const auto& x, const auto& y) { return x.name < y.name; });
+    ASSERT_EQ(floors->size(), 2U);
+    const common::ConsumerFloor& f1 = (*floors)[0];
+    EXPECT_EQ(f1.name, "syncer-n1");
+    EXPECT_EQ(f1.filter_subject, "t.zones.g1.>");
+    // Everything in the filter up to the floor is acked, and the unacked s4 is above it. (The
+    // server may put the floor past s2 over the out-of-filter message in between.)
+    EXPECT_GE(f1.ack_floor_stream_seq, s2);
+    EXPECT_LT(f1.ack_floor_stream_seq, s4);
+    EXPECT_EQ(f1.num_pending, 0U);
+    EXPECT_EQ(f1.num_ack_pending, 1U);
+    const common::ConsumerFloor& f2 = (*floors)[1];
+    EXPECT_EQ(f2.name, "syncer-n2");
+    EXPECT_EQ(f2.filter_subject, "t.zones.>");
+    EXPECT_GE(f2.ack_floor_stream_seq, s1);
+    EXPECT_LT(f2.ack_floor_stream_seq, s2);
+    EXPECT_EQ(f2.num_pending, 3U);
+    EXPECT_EQ(f2.num_ack_pending, 0U);
+
+    // Acking the last one moves n1's floor past the message it held back.
+    ASSERT_TRUE(n1_batch[2]->ack());
+    auto after = bus_->consumerFloors("TEST_ZONES");
+    ASSERT_TRUE(after) << after.error().message;
+    const auto it = std::find_if(after->begin(), after->end(),
+                                 [](const auto& f) { return f.name == "syncer-n1"; });
+    ASSERT_NE(it, after->end());
+    EXPECT_EQ(it->ack_floor_stream_seq, s4);
+    EXPECT_EQ(it->num_ack_pending, 0U);
+}
+
+TEST_F(NatsBusTest, ConsumerFloors_NoDurables_ReturnsEmptyAndMissingStreamIsAnError) {
+    ensureTestStream();
+    auto none = bus_->consumerFloors("TEST_ZONES");
+    ASSERT_TRUE(none) << none.error().message;
+    EXPECT_TRUE(none->empty());
+
+    auto missing = bus_->consumerFloors("NO_SUCH_STREAM");
+    ASSERT_FALSE(missing);
+    EXPECT_NE(missing.error().message.find("NO_SUCH_STREAM"), std::string::npos)
+        << missing.error().message;
+}
+
+TEST_F(NatsBusTest, PurgeSubjectBefore_TombstonePlusOne_RemovesItAndLeavesOtherSubjects) {
+    ensureTestStream();
+    const uint64_t other = publishOk("t.zones.g1.other", "upsert");
+    const uint64_t tomb = publishOk("t.zones.g1.gone", "delete");
+    const uint64_t later = publishOk("t.zones.g2.later", "upsert");
+
+    // "Before" excludes the bound: purging below the tombstone's own sequence keeps it.
+    ASSERT_TRUE(bus_->purgeSubjectBefore("TEST_ZONES", "t.zones.g1.gone", tomb));
+    auto kept = bus_->lastMessage("TEST_ZONES", "t.zones.g1.gone");
+    ASSERT_TRUE(kept) << kept.error().message;
+    ASSERT_TRUE(kept->has_value());
+    EXPECT_EQ((*kept)->sequence, tomb);
+
+    auto purged = bus_->purgeSubjectBefore("TEST_ZONES", "t.zones.g1.gone", tomb + 1);
+    ASSERT_TRUE(purged) << purged.error().message;
+    auto gone = bus_->lastMessage("TEST_ZONES", "t.zones.g1.gone");
+    ASSERT_TRUE(gone) << gone.error().message;
+    EXPECT_FALSE(gone->has_value());
+
+    for (const auto& [subject, seq] : {std::pair<std::string, uint64_t>{"t.zones.g1.other", other},
+                                       {"t.zones.g2.later", later}}) {
+        auto left = bus_->lastMessage("TEST_ZONES", subject);
+        ASSERT_TRUE(left) << left.error().message;
+        ASSERT_TRUE(left->has_value()) << subject;
+        EXPECT_EQ((*left)->sequence, seq) << subject;
+    }
+}
+
+TEST_F(NatsBusTest, PurgeSubjectBefore_NewerMessageOnSameSubject_KeepsTheNewerMessage) {
+    ensureTestStream();
+    const uint64_t tomb = publishOk("t.zones.g1.back", "delete");
+    // The zone comes back before the purge runs; the planner still holds the tombstone's seq.
+    const uint64_t recreated = publishOk("t.zones.g1.back", "upsert");
+    ASSERT_GT(recreated, tomb);
+
+    auto purged = bus_->purgeSubjectBefore("TEST_ZONES", "t.zones.g1.back", tomb + 1);
+    ASSERT_TRUE(purged) << purged.error().message;
+    auto last = bus_->lastMessage("TEST_ZONES", "t.zones.g1.back");
+    ASSERT_TRUE(last) << last.error().message;
+    ASSERT_TRUE(last->has_value());
+    EXPECT_EQ((*last)->sequence, recreated);
+    EXPECT_EQ((*last)->message.data, "upsert");
+}
+
+TEST_F(NatsBusTest, PurgeSubjectBefore_EmptySubjectOrNoBound_PurgesNothing) {
+    ensureTestStream();
+    const uint64_t seq = publishOk("t.zones.g1.a", "a");
+    EXPECT_FALSE(bus_->purgeSubjectBefore("TEST_ZONES", "", seq + 1));
+    EXPECT_TRUE(bus_->purgeSubjectBefore("TEST_ZONES", "t.zones.g1.a", 0));
+    EXPECT_TRUE(bus_->purgeSubjectBefore("TEST_ZONES", "t.zones.g1.a", 1));
+    auto last = bus_->lastMessage("TEST_ZONES", "t.zones.g1.a");
+    ASSERT_TRUE(last) << last.error().message;
+    ASSERT_TRUE(last->has_value());
+    EXPECT_EQ((*last)->sequence, seq);
+    EXPECT_FALSE(bus_->purgeSubjectBefore("NO_SUCH_STREAM", "t.zones.g1.a", seq + 1));
 }
 
 // --- connect and authentication ---------------------------------------------------------------

@@ -1252,6 +1252,68 @@ Result<std::optional<StreamMessage>> NatsBus::lastMessage(const std::string& str
                                                       .pending = 0}};
 }
 
+Result<std::vector<ConsumerFloor>> NatsBus::consumerFloors(const std::string& stream) {
+    // js_Consumers returns every consumer's info; the list and every jsConsumerInfo in it are
+    // freed by jsConsumerInfoList_Destroy (no alias in nats_handles.hpp yet, hence the local one).
+    using ConsumerInfoListPtr =
+        std::unique_ptr<jsConsumerInfoList,
+                        nh::Deleter<jsConsumerInfoList, jsConsumerInfoList_Destroy>>;
+    jsConsumerInfoList* raw_list = nullptr;
+    jsErrCode js_err = static_cast<jsErrCode>(0);
+    const natsStatus status =
+        js_Consumers(&raw_list, impl_->js.get(), stream.c_str(), nullptr, &js_err);
+    ConsumerInfoListPtr list(raw_list);
+    std::vector<ConsumerFloor> floors;
+    // nats.c reports an empty list as NATS_NOT_FOUND; a missing stream comes with its own
+    // JetStream error code and stays an error.
+    if (status == NATS_NOT_FOUND && js_err != JSStreamNotFoundErr) {
+        return floors;
+    }
+    if (status != NATS_OK) {
+        return natsError(fmt::format("list the consumers of stream '{}'", stream), status, js_err);
+    }
+    for (int i = 0; i < list->Count; ++i) {
+        const jsConsumerInfo* info = list->List[i];
+        if (info == nullptr || info->Config == nullptr || info->Config->Durable == nullptr ||
+            info->Config->Durable[0] == '\0') {
+            continue;  // ephemeral (e.g. an ordered reader): nobody waits on its acks
+        }
+        floors.push_back(ConsumerFloor{
+            .name = info->Config->Durable,
+            .filter_subject =
+                info->Config->FilterSubject != nullptr ? info->Config->FilterSubject : "",
+            .ack_floor_stream_seq = info->AckFloor.Stream,
+            .num_pending = info->NumPending,
+            .num_ack_pending = static_cast<uint64_t>(std::max<int64_t>(0, info->NumAckPending)),
+        });
+    }
+    return floors;
+}
+
+Status NatsBus::purgeSubjectBefore(const std::string& stream, const std::string& subject,
+                                   uint64_t before_sequence) {
+    if (subject.empty()) {
+        // nats.c would send no filter, and the server would purge the whole stream.
+        return makeError("cannot purge stream '{}' below sequence {} (no subject given)", stream,
+                         before_sequence);
+    }
+    if (before_sequence <= 1) {
+        return {};  // no sequence is below 1; a 0 would reach the server as "no bound"
+    }
+    jsOptions opts;
+    jsOptions_Init(&opts);
+    opts.Stream.Purge.Subject = subject.c_str();
+    opts.Stream.Purge.Sequence = before_sequence;  // server: up to but not including
+    jsErrCode js_err = static_cast<jsErrCode>(0);
+    const natsStatus status = js_PurgeStream(impl_->js.get(), stream.c_str(), &opts, &js_err);
+    if (status != NATS_OK) {
+        return natsError(fmt::format("purge '{}' below sequence {} in stream '{}'", subject,
+                                     before_sequence, stream),
+                         status, js_err);
+    }
+    return {};
+}
+
 Result<std::unique_ptr<KeyValue>> NatsBus::keyValue(const std::string& bucket,
                                                     std::chrono::milliseconds ttl, int replicas) {
     kvStore* raw = nullptr;

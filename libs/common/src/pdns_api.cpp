@@ -236,6 +236,12 @@ Result<PdnsZoneInfo> parsePdnsZone(const nlohmann::json& j) {
     auto keys = typedField<std::vector<std::string>>(j, "slave_tsig_key_ids", false, {});
     if (!keys) return std::move(keys).error();
     z.tsig_master_key_ids = std::move(*keys);
+    auto nsec3param = typedField<std::string>(j, "nsec3param", false, {});
+    if (!nsec3param) return std::move(nsec3param).error();
+    z.nsec3param = std::move(*nsec3param);
+    auto narrow = typedField<bool>(j, "nsec3narrow", false, false);
+    if (!narrow) return std::move(narrow).error();
+    z.nsec3narrow = *narrow;
     return z;
 }
 
@@ -451,6 +457,12 @@ Status HttpPdnsApi::deleteZone(std::string_view zone) {
 Status HttpPdnsApi::axfrRetrieve(std::string_view zone) {
     return impl_->simple(fmt::format("start a transfer of PowerDNS zone '{}'", zone), "PUT",
                          "/zones/" + encodePdnsZoneId(zone) + "/axfr-retrieve", std::nullopt);
+}
+
+Status HttpPdnsApi::setNsec3Param(std::string_view zone, const std::string& param) {
+    return impl_->simple(fmt::format("set NSEC3 parameters of PowerDNS zone '{}'", zone), "PUT",
+                         "/zones/" + encodePdnsZoneId(zone),
+                         json{{"dnssec", true}, {"nsec3param", param}, {"nsec3narrow", false}});
 }
 
 Status HttpPdnsApi::flushCache(std::string_view zone) {

@@ -44,6 +44,8 @@ std::string serializeZoneEvent(const ZoneEvent& e) {
     j["apex"] = e.apex ? nlohmann::json(*e.apex) : nlohmann::json(nullptr);
     j["cause"] = toString(e.cause);
     j["at"] = e.at;
+    if (e.content) j["content"] = *e.content;
+    if (e.expiry) j["expiry"] = *e.expiry;
     return j.dump();
 }
 
@@ -95,6 +97,13 @@ Result<ZoneEvent> parseZoneEvent(std::string_view json) {
             return makeError("malformed zone event (unknown cause '{}')", cause);
         }
         e.at = j.value("at", std::string{});
+        if (j.contains("content") && j["content"].is_string()) {
+            e.content = j["content"].get<std::string>();
+        }
+        if (j.contains("expiry") && j["expiry"].is_number_unsigned() &&
+            j["expiry"].get<uint64_t>() <= 0xFFFFFFFFULL) {
+            e.expiry = static_cast<uint32_t>(j["expiry"].get<uint64_t>());
+        }
         return e;
     } catch (const nlohmann::json::exception& ex) {
         return makeError("malformed zone event ({})", ex.what());

@@ -98,5 +98,32 @@ TEST(ParseZoneEvent, SerialNotAnInteger_Refused) {
     EXPECT_EQ(max->serial, 4294967295U);
 }
 
+TEST(ZoneEventContentTest, ContentAndExpiryRoundTripAndAreOptional) {
+    ZoneEvent e{.zone = "a.test.",
+                .op = ZoneOp::Upsert,
+                .serial = 3,
+                .apex = "ab",
+                .cause = EventCause::Reconcile,
+                .at = "2026-11-26T10:00:00.000Z",
+                .content = "cd",
+                .expiry = 4000000000u};
+    auto back = parseZoneEvent(serializeZoneEvent(e));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->content, "cd");
+    EXPECT_EQ(back->expiry, 4000000000u);
+    e.content.reset();
+    e.expiry.reset();
+    const auto text = serializeZoneEvent(e);
+    EXPECT_EQ(text.find("content"), std::string::npos);
+    back = parseZoneEvent(text);
+    ASSERT_TRUE(back);
+    EXPECT_FALSE(back->content);
+    EXPECT_FALSE(back->expiry);
+    // An out-of-range expiry is ignored, not wrapped.
+    back = parseZoneEvent(R"({"v":1,"zone":"a.","op":"upsert","serial":null,"expiry":4294967296})");
+    ASSERT_TRUE(back);
+    EXPECT_FALSE(back->expiry);
+}
+
 }  // namespace
 }  // namespace pdns_distribute::common

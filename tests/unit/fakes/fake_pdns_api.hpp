@@ -104,6 +104,15 @@ public:
         if (auto e = hit("flushCache", std::string(zone))) return *e;
         return {};
     }
+    common::Status setNsec3Param(std::string_view zone, const std::string& param) override {
+        if (auto e = hit("setNsec3Param", std::string(zone))) return *e;
+        std::lock_guard l(m_);
+        auto it = zones_.find(std::string(zone));
+        if (it == zones_.end()) return common::Error{.message = "Not Found", .code = "not-found"};
+        it->second.nsec3param = param;
+        it->second.nsec3narrow = false;
+        return {};
+    }
 
 private:
     static common::PdnsZoneInfo toInfo(const common::SecondaryZoneSpec& spec) {

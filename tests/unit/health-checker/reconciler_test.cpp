@@ -147,5 +147,59 @@ TEST_F(ReconcilerTest, DeletedInStream_NotDeletedAgain) {
     EXPECT_TRUE(plan.publishes.empty());
 }
 
+TEST_F(ReconcilerTest, ResignedOnly_IsPlannedForFreshnessNotPublished) {
+    std::map<std::string, MirrorEntry> mirror{{"s.test.", live(7, "old-apex", 3)}};
+    mirror["s.test."].content = "c1";
+    mirror["s.test."].expiry = 1000;
+    const std::vector<PrimaryZone> primary{PrimaryZone{
+        .name = "s.test.", .serial = 7, .apex = "new-apex", .content = "c1", .expiry = 2000}};
+    const auto plan = reconciler_.plan(primary, true, mirror);
+    EXPECT_TRUE(plan.publishes.empty());
+    ASSERT_EQ(plan.resigned.size(), 1u);
+    EXPECT_EQ(plan.resigned[0].apex, "new-apex");
+    EXPECT_EQ(plan.resigned[0].old_expiry, 1000u);
+}
+
+TEST_F(ReconcilerTest, KeyChangeKeepingTheSerial_IsPublishedAtOnceWithContent) {
+    std::map<std::string, MirrorEntry> mirror{{"k.test.", live(7, "old-apex", 3)}};
+    mirror["k.test."].content = "c1";
+    const std::vector<PrimaryZone> primary{PrimaryZone{
+        .name = "k.test.", .serial = 7, .apex = "new-apex", .content = "c2", .expiry = 2000}};
+    const auto plan = reconciler_.plan(primary, true, mirror);
+    ASSERT_EQ(plan.publishes.size(), 1u);
+    EXPECT_TRUE(plan.resigned.empty());
+    EXPECT_EQ(plan.publishes[0].event.content, "c2");
+    EXPECT_EQ(plan.publishes[0].event.expiry, 2000u);
+    EXPECT_FALSE(plan.publishes[0].maybe_weekly);
+}
+
+TEST_F(ReconcilerTest, SerialAndWindowsMovedTogether_MayBeTheWeeklyJump) {
+    std::map<std::string, MirrorEntry> mirror{{"w.test.", live(7, "old-apex", 3)}};
+    mirror["w.test."].content = "c1";
+    mirror["w.test."].expiry = 1000;
+    const std::vector<PrimaryZone> primary{PrimaryZone{
+        .name = "w.test.", .serial = 8, .apex = "new-apex", .content = "c2", .expiry = 2000}};
+    const auto plan = reconciler_.plan(primary, true, mirror);
+    ASSERT_EQ(plan.publishes.size(), 1u);
+    EXPECT_TRUE(plan.publishes[0].maybe_weekly);
+    // A serial change alone (same windows) is an ordinary change.
+    const std::vector<PrimaryZone> edited{PrimaryZone{
+        .name = "w.test.", .serial = 8, .apex = "new-apex", .content = "c2", .expiry = 1000}};
+    EXPECT_FALSE(reconciler_.plan(edited, true, mirror).publishes[0].maybe_weekly);
+}
+
+TEST_F(ReconcilerTest, ApiEventWithoutContent_IsCompletedByAPublish) {
+    std::map<std::string, MirrorEntry> mirror{
+        {"a.test.",
+         MirrorEntry{
+             .op = ZoneOp::Upsert, .serial = std::nullopt, .apex = std::nullopt, .sequence = 4}}};
+    const std::vector<PrimaryZone> primary{PrimaryZone{
+        .name = "a.test.", .serial = 1, .apex = "x", .content = "c", .expiry = std::nullopt}};
+    const auto plan = reconciler_.plan(primary, true, mirror);
+    ASSERT_EQ(plan.publishes.size(), 1u);
+    EXPECT_EQ(plan.publishes[0].expected_sequence, 4u);
+    EXPECT_EQ(plan.publishes[0].event.content, "c");
+}
+
 }  // namespace
 }  // namespace pdns_distribute::health_checker

@@ -141,6 +141,19 @@ struct StreamMessage {
     uint64_t pending = 0;
 };
 
+/// A durable consumer's progress on a stream, as the server reports it (consumer info): the
+/// ack floor, a stream sequence at or below which every message in its filter is acked (the
+/// server may move it past messages outside the filter, never past an unacked one in it), and
+/// how many messages are still to deliver or awaiting an ack. Used to decide when a tombstone
+/// has reached every node.
+struct ConsumerFloor {
+    std::string name;            ///< durable name
+    std::string filter_subject;  ///< empty: the whole stream
+    uint64_t ack_floor_stream_seq = 0;
+    uint64_t num_pending = 0;
+    uint64_t num_ack_pending = 0;
+};
+
 class StreamReader {
 public:
     virtual ~StreamReader() = default;
@@ -209,6 +222,17 @@ public:
     /// when the subject has none.
     [[nodiscard]] Result<std::optional<StreamMessage>> lastMessage(const std::string& stream,
                                                                    const std::string& subject);
+    /// Every durable consumer of `stream` with its ack floor (the JetStream consumer-list API).
+    /// Ephemeral consumers (ordered readers) are left out. An error when the stream does not
+    /// exist or the server does not answer.
+    [[nodiscard]] Result<std::vector<ConsumerFloor>> consumerFloors(const std::string& stream);
+    /// Purges the messages of `subject` (a literal subject or a filter) in `stream` whose
+    /// sequence is below `before_sequence`; later messages of that subject and other subjects
+    /// stay. Removing a tombstone at sequence S without racing a newer message: pass S + 1.
+    /// A `before_sequence` of 0 or 1 purges nothing (no call is made: nats.c would send 0 as "no
+    /// bound"); an empty subject is an error rather than a purge of the whole stream.
+    [[nodiscard]] Status purgeSubjectBefore(const std::string& stream, const std::string& subject,
+                                            uint64_t before_sequence);
     /// Opens (creating if missing) a KV bucket with the given per-bucket TTL (0 = none).
     [[nodiscard]] Result<std::unique_ptr<KeyValue>> keyValue(const std::string& bucket,
                                                              std::chrono::milliseconds ttl,

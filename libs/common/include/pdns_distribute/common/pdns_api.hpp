@@ -42,6 +42,8 @@ struct PdnsZoneInfo {
     bool dnssec = false;
     std::string soa_edit;
     std::vector<std::string> tsig_master_key_ids;
+    std::string nsec3param;  ///< "" when the zone uses NSEC (or is unsigned); GET /zones/<id> only
+    bool nsec3narrow = false;
 };
 
 /// Settings for a secondary zone the syncer manages.
@@ -71,6 +73,9 @@ public:
     [[nodiscard]] virtual Status axfrRetrieve(std::string_view zone) = 0;
     /// PUT /cache/flush?domain=<zone>.
     [[nodiscard]] virtual Status flushCache(std::string_view zone) = 0;
+    /// PUT /zones/<id> with `nsec3param`, `nsec3narrow: false` and `dnssec: true` (pdns 4.7
+    /// ignores nsec3param without it; it also signs an unsigned zone, so callers check first).
+    [[nodiscard]] virtual Status setNsec3Param(std::string_view zone, const std::string& param) = 0;
 };
 
 /// cpp-httplib implementation. One instance may be used from several threads: each call takes a
@@ -89,6 +94,7 @@ public:
     [[nodiscard]] Status deleteZone(std::string_view zone) override;
     [[nodiscard]] Status axfrRetrieve(std::string_view zone) override;
     [[nodiscard]] Status flushCache(std::string_view zone) override;
+    [[nodiscard]] Status setNsec3Param(std::string_view zone, const std::string& param) override;
 
     struct Impl;
 

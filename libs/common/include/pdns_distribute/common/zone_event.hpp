@@ -24,6 +24,10 @@ struct ZoneEvent {
     std::optional<std::string> apex;
     EventCause cause = EventCause::Api;
     std::string at;  ///< RFC 3339 UTC
+    /// Set by the health-checker: ApexFingerprint::contentHex() and earliestExpiry() of what the
+    /// primary served, so re-signing (same content, new windows) is told from a change.
+    std::optional<std::string> content = std::nullopt;
+    std::optional<uint32_t> expiry = std::nullopt;
 };
 
 [[nodiscard]] std::string serializeZoneEvent(const ZoneEvent& e);
