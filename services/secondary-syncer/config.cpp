@@ -95,6 +95,12 @@ Settings readSettings(common::ConfigSection root) {
         }
         y.trusted_keys.push_back(std::move(t));
     }
+    s.kv_replicas = static_cast<int>(
+        root.section("kv", "the key-value bucket PDNS_NODES (node claims)")
+            .getInt("replicas", s.kv_replicas,
+                    "JetStream replicas of PDNS_NODES when this syncer creates it (1, or 3 on a "
+                    "cluster)",
+                    1, 5));
     s.pdns = common::readPdnsApiSettings(root.section("pdns", "the local PowerDNS API"),
                                          "http://127.0.0.1:8081");
     s.nats = common::readNatsSettings(root.section("nats", "NATS connection"));

@@ -46,6 +46,7 @@ struct SyncerSettings {
 
 struct Settings {
     SyncerSettings syncer;
+    int kv_replicas = 1;  ///< of PDNS_NODES when this syncer creates it
     common::PdnsApiSettings pdns;
     common::NatsSettings nats;
 };

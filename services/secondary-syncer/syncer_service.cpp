@@ -123,7 +123,7 @@ public:
         if (nats.name.empty()) nats.name = "pdns-secondary-syncer " + y.node_id;
         bus_ = common::NatsBus::connect(nats);
 
-        auto kv = bus_->keyValue("PDNS_NODES", 3 * y.heartbeat);
+        auto kv = bus_->keyValue("PDNS_NODES", 3 * y.heartbeat, settings.kv_replicas);
         if (!kv)
             throw std::runtime_error("cannot open KV bucket 'PDNS_NODES' (" + kv.error().message +
                                      ")");

@@ -69,9 +69,11 @@ Fleet::Fleet(FleetOptions o)
       dir("pdd-fleet"),
       options(std::move(o)) {
     for (int i = 0; i < options.secondaries; ++i) {
+        const bool v6 = options.ipv6_secondaries.contains(static_cast<size_t>(i));
         secondaries.push_back(std::make_unique<PdnsServer>(
             PdnsOptions{.role = PdnsRole::Secondary,
                         .listen_ipv6 = false,
+                        .ipv6_only = v6,
                         .extra_settings = {},
                         .name = fmt::format("pdns-secondary{}", i + 1)}));
         syncers.push_back(std::make_unique<ChildProcess>());
@@ -93,9 +95,9 @@ void Fleet::writeConfigs() {
     dir.writeFile("api-proxy.toml",
                   fmt::format("[http]\nlisten = \"127.0.0.1:{}\"\n"
                               "[proxy]\nlisten = \"127.0.0.1:{}\"\nupstream_url = \"{}\"\n"
-                              "[tls]\nstate_dir = \"{}\"\n{}",
+                              "[tls]\nstate_dir = \"{}\"\n[stream]\nreplicas = {}\n{}",
                               freeTcpPort(), proxy_port, primary.apiUrl(), dir.file("proxy-state"),
-                              nats_section));
+                              options.stream_replicas, nats_section));
     dir.writeFile("health-checker.toml", checkerConfig(checker_http_port_));
     for (size_t i = 0; i < secondaries.size(); ++i) {
         syncer_http_ports.push_back(freeTcpPort());
@@ -139,17 +141,19 @@ void Fleet::startSecondChecker() {
 
 std::string Fleet::syncerConfig(size_t i, const std::string& node_id, int http_port,
                                 int listen_port, const std::string& state_name) {
+    const bool v6 = options.ipv6_secondaries.contains(i);
     return fmt::format(
         "[http]\nlisten = \"127.0.0.1:{}\"\n"
         "[syncer]\nnode_id = \"{}\"\nstate_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"\n"
-        "pdns_dns = \"127.0.0.1:{}\"\napply_timeout = \"10s\"\nrequest_timeout = \"5s\"\n"
+        "pdns_dns = \"{}:{}\"\napply_timeout = \"10s\"\nrequest_timeout = \"5s\"\n"
         "heartbeat = \"{}ms\"\nscan_interval = \"{}ms\"\n"
-        "[[trusted_key]]\nfile = \"{}\"\n"
+        "[[trusted_key]]\nfile = \"{}\"\n[kv]\nreplicas = {}\n"
         "[pdns]\nurl = \"{}\"\napi_key_file = \"{}\"\n{}",
         http_port, node_id, dir.file((state_name.empty() ? node_id : state_name) + "-state"),
-        listen_port, secondaries[i]->dnsPort(), options.heartbeat.count(),
-        options.scan_interval.count(), public_key_file, secondaries[i]->apiUrl(),
-        secondaries[i]->apiKeyFile(), natsSection());
+        listen_port, v6 ? "[::1]" : "127.0.0.1", secondaries[i]->dnsPort(),
+        options.heartbeat.count(), options.scan_interval.count(), public_key_file,
+        options.stream_replicas, secondaries[i]->apiUrl(), secondaries[i]->apiKeyFile(),
+        v6 ? fmt::format("[nats]\nurls = [\"{}\"]\n", nats.urlV6()) : natsSection());
 }
 
 void Fleet::startDaemon(ChildProcess& p, const std::string& binary, const std::string& config,
@@ -174,7 +178,10 @@ void Fleet::startProvider(const std::string& server_id) {
 int Fleet::stopProvider() { return provider.stop(); }
 
 void Fleet::start() {
-    if (options.nats_urls.empty()) nats.start();
+    if (options.nats_urls.empty()) {
+        nats.setDualStack(!options.ipv6_secondaries.empty());
+        nats.start();
+    }
     primary.start();
     for (auto& s : secondaries) s->start();
     writeConfigs();
@@ -258,7 +265,7 @@ HttpResult Fleet::deleteZone(const std::string& zone) {
 }
 
 std::optional<uint32_t> Fleet::serial(const PdnsServer& server, const std::string& zone) {
-    common::LdnsDnsClient c(common::DnsEndpoint{.address = "127.0.0.1",
+    common::LdnsDnsClient c(common::DnsEndpoint{.address = server.dnsHost(),
                                                 .port = static_cast<uint16_t>(server.dnsPort())},
                             1000ms);
     auto s = c.soaSerial(zone);
@@ -295,7 +302,7 @@ bool Fleet::waitGone(const std::string& zone, std::chrono::milliseconds timeout)
 
 std::optional<std::multiset<std::string>> Fleet::axfr(const PdnsServer& server,
                                                       const std::string& zone) {
-    common::LdnsDnsClient c(common::DnsEndpoint{.address = "127.0.0.1",
+    common::LdnsDnsClient c(common::DnsEndpoint{.address = server.dnsHost(),
                                                 .port = static_cast<uint16_t>(server.dnsPort())},
                             10000ms);
     auto body = c.transfer(zone);

@@ -36,6 +36,9 @@ struct FleetOptions {
     int stream_replicas = 1;
     /// The NSEC3 policy changes signed test zones behind the tests' backs: off unless asked for.
     bool nsec3_policy = false;
+    /// Secondaries (by index) on a host reachable only over IPv6: their pdns listens on ::1
+    /// only, and their syncer reaches pdns and NATS over ::1.
+    std::set<size_t> ipv6_secondaries;
     std::chrono::milliseconds tombstone_age{std::chrono::hours{24 * 7}};
 };
 

@@ -130,6 +130,10 @@ public:
 
     /// Config file text (e.g. an authorization block) passed with -c; set before start().
     void setConfig(const std::string& text);
+    /// Listen on [::] (IPv4 and IPv6 loopback) instead of 127.0.0.1; set before start().
+    void setDualStack(bool on) { dual_stack_ = on; }
+    /// nats://[::1]:<port> (needs setDualStack(true)).
+    [[nodiscard]] std::string urlV6() const;
     /// Starts and waits until it accepts connections and JetStream is ready. The first start
     /// picks ports (retrying on a clash); later starts reuse the same ports and store.
     void start(std::chrono::milliseconds ready_deadline = 15s);
@@ -150,15 +154,84 @@ private:
     TempDir dir_;
     ChildProcess process_;
     std::string config_path_;
+    bool dual_stack_ = false;
     int port_ = 0;
     int monitor_port_ = 0;
+};
+
+/// A cluster of nats-server processes (default 3) with clustered JetStream, all on 127.0.0.1:
+/// each node has its own server_name, store dir, client, monitor and route ports, and a route
+/// to every other node. Needs at least 3 nodes for replicas = 3 streams.
+class NatsCluster {
+public:
+    explicit NatsCluster(size_t nodes = 3);
+    ~NatsCluster();
+    NatsCluster(const NatsCluster&) = delete;
+    NatsCluster& operator=(const NatsCluster&) = delete;
+
+    /// Starts every node and waits until each is ready() and the meta leader lists every other
+    /// node as a current peer. The first start picks ports, retrying the whole cluster on a
+    /// clash; a later start (after stop()) reuses the ports and stores.
+    void start(std::chrono::milliseconds ready_deadline = 30s);
+    /// SIGTERMs every running node; the exit status of each node's last run, in node order
+    /// (see ChildProcess::stop(); 137 for a node killed with kill()).
+    std::vector<int> stop(std::chrono::milliseconds deadline = 10s);
+    /// SIGKILLs node i and reaps it.
+    void kill(size_t i);
+    /// Starts node i again with the same ports and store, and waits until it is ready (see
+    /// start()). Throws std::runtime_error when it does not get there in time.
+    void restart(size_t i, std::chrono::milliseconds ready_deadline = 30s);
+    /// Node i accepts connections, its JetStream server is healthy (/healthz?js-server-only)
+    /// and it knows the meta leader (/jsz meta_cluster.leader). Says nothing about whether its
+    /// stream and consumer replicas have caught up.
+    [[nodiscard]] bool ready(size_t i) const;
+    [[nodiscard]] bool running(size_t i);
+
+    /// "nats://127.0.0.1:<port>" of every node, in node order.
+    [[nodiscard]] std::vector<std::string> urls() const;
+    [[nodiscard]] std::string url(size_t i) const;
+    [[nodiscard]] size_t size() const { return nodes_.size(); }
+    /// server_name of node i, as JetStream reports it (e.g. a stream's cluster.leader).
+    [[nodiscard]] const std::string& serverName(size_t i) const;
+    /// Index of the node whose server_name is `name`, or nullopt.
+    [[nodiscard]] std::optional<size_t> indexOf(const std::string& name) const;
+    [[nodiscard]] int port(size_t i) const { return node(i).port; }
+    [[nodiscard]] int monitorPort(size_t i) const { return node(i).monitor_port; }
+    /// Body of GET http://127.0.0.1:<monitor port of node i><path> when it answers 200.
+    [[nodiscard]] std::optional<std::string> monitorGet(size_t i, const std::string& path) const;
+    ChildProcess& process(size_t i) { return *node(i).process; }
+
+private:
+    struct Node {
+        std::string name;
+        int port = 0;
+        int monitor_port = 0;
+        int cluster_port = 0;
+        std::unique_ptr<ChildProcess> process;
+    };
+    [[nodiscard]] const Node& node(size_t i) const;
+    [[nodiscard]] Node& node(size_t i);
+    void pickPorts();
+    void launch(size_t i);
+    /// Waits until every node in `which` is ready (and, with `whole_group`, the meta leader
+    /// sees every other node as a current peer); false when one exits or the deadline passes.
+    bool waitReady(const std::vector<size_t>& which, std::chrono::milliseconds deadline,
+                   bool whole_group);
+    /// The JetStream meta leader lists all other nodes as current, online peers: without it, a
+    /// replicas = N stream created right away can wait for an election past the API timeout.
+    [[nodiscard]] bool metaGroupCurrent() const;
+    [[nodiscard]] std::string logTails() const;
+
+    TempDir dir_;
+    std::vector<Node> nodes_;
 };
 
 enum class PdnsRole { Primary, Secondary };
 
 struct PdnsOptions {
     PdnsRole role = PdnsRole::Primary;
-    bool listen_ipv6 = false;                 ///< also listen on ::1
+    bool listen_ipv6 = false;  ///< also listen on ::1
+    bool ipv6_only = false;    ///< DNS and API on ::1 only (a host reachable only over IPv6)
     std::vector<std::string> extra_settings;  ///< pdns.conf lines appended verbatim
     std::string name;                         ///< log label; defaults to the role
 };
@@ -182,6 +255,8 @@ public:
     [[nodiscard]] bool ready() const;
 
     [[nodiscard]] int dnsPort() const { return dns_port_; }
+    /// "::1" for an IPv6-only server, else "127.0.0.1".
+    [[nodiscard]] std::string dnsHost() const;
     [[nodiscard]] int webPort() const { return web_port_; }
     [[nodiscard]] std::string apiUrl() const;
     [[nodiscard]] const std::string& apiKey() const { return api_key_; }

@@ -1080,6 +1080,16 @@ Status NatsBus::ensureStream(const StreamSettings& settings) {
             "cannot be changed); delete it or choose another stream name",
             settings.name);
     }
+    // Replicas are never changed here: daemons with different configs would flip the stream
+    // back and forth, and a default config (1) would silently take a cluster's redundancy away.
+    if (have.Replicas != want.Replicas) {
+        spdlog::warn(
+            "nats: stream '{}' has {} replica(s) but this daemon's config says {}; leaving it "
+            "(change it on purpose with `nats stream edit {} --replicas {}` and align the "
+            "configs)",
+            settings.name, have.Replicas, want.Replicas, settings.name, want.Replicas);
+        want.Replicas = have.Replicas;
+    }
     const auto changes = streamDifferences(have, want);
     if (changes.empty()) {
         return {};
