@@ -148,7 +148,14 @@ public:
         leader_kv_ = std::move(*kv);
         leadership_ = std::make_unique<Leadership>(*leader_kv_, "checker." + settings.group,
                                                    instance_, settings.leader_ttl, clock_);
+        // nats-server 2.9 may place the ordered consumer on a cluster node that is down (the
+        // create then times out): try again for a while before giving up.
         auto reader = bus_->readStream("PDNS_ZONES", "pdns.zones." + settings.group + ".>");
+        for (int attempt = 1; !reader && attempt < 6; ++attempt) {
+            spdlog::warn("cannot read stream 'PDNS_ZONES' ({}); retrying", reader.error().message);
+            std::this_thread::sleep_for(1s);
+            reader = bus_->readStream("PDNS_ZONES", "pdns.zones." + settings.group + ".>");
+        }
         if (!reader) throw std::runtime_error(reader.error().message);
         reader_ = std::move(*reader);
         for (const auto* kind : {"heartbeat", "applied"}) {

@@ -461,7 +461,13 @@ private:
             std::atomic<bool>& flag;
             ~Done() { flag = false; }
         } done{sweep_running_};
-        auto reader = bus_->readStream("PDNS_ZONES", "pdns.zones." + settings_.syncer.group + ".>");
+        const auto filter = "pdns.zones." + settings_.syncer.group + ".>";
+        auto reader = bus_->readStream("PDNS_ZONES", filter);
+        // nats-server 2.9 may place the ordered consumer on a cluster node that is down.
+        for (int attempt = 1; !reader && attempt < 6 && !st.stop_requested(); ++attempt) {
+            std::this_thread::sleep_for(1s);
+            reader = bus_->readStream("PDNS_ZONES", filter);
+        }
         if (!reader) {
             spdlog::warn("startup sweep skipped: cannot read the stream ({})",
                          reader.error().message);
