@@ -50,16 +50,15 @@ function header(sec) {
     if (sec in section_help) printf "# %s\n", section_help[sec]
 }
 function array_of_tables(name, help) {
-    # --help-config lists an array of tables only by name; its keys are known here.
-    printf "\n# %s. Repeat the block once per key.\n", help
-    if (name == "trusted_key") {
-        printf "#[[trusted_key]]\n"
-        printf "# public key file made by `pdns-distribute keygen` on the primary (required)\n"
-        printf "#file = \"/etc/pdns-distribute/zonedata.pub\"\n"
-        printf "# RFC 3339 UTC time after which this key is no longer trusted (empty: never)\n"
-        printf "#not_after = \"\"\n"
-    } else {
-        printf "#[[%s]]\n", name
+    # --help-config lists the keys of an element as name[].key.
+    printf "\n# %s. Repeat the block once per entry.\n", help
+    printf "#[[%s]]\n", name
+    for (e = 1; e <= ne; e++) {
+        if (elem_array[e] != name) continue
+        value = elem_value[e]
+        # An example beats an empty default for the one key every secondary must set.
+        if (name == "trusted_key" && elem_key[e] == "file") value = "\"/etc/pdns-distribute/zonedata.pub\""
+        printf "# %s\n#%s = %s\n", elem_help[e], elem_key[e], value
     }
 }
 NR == 1 { next }
@@ -81,6 +80,14 @@ END {
     for (i = 1; i <= n; i++) {
         if (values[i] == "(section)") continue
         path = paths[i]
+        marker = index(path, "[].")
+        if (marker > 0) {
+            elem_array[++ne] = substr(path, 1, marker - 1)
+            elem_key[ne] = substr(path, marker + 3)
+            elem_value[ne] = values[i]
+            elem_help[ne] = helps[i]
+            continue
+        }
         if (values[i] == "[]" && index(path, ".") == 0) {
             pending_arrays[++na] = i
             continue

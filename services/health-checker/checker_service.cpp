@@ -508,7 +508,13 @@ private:
                 spdlog::warn("node '{}' sent a malformed bucket reply", node);
                 return;
             }
-            verifier_.compareBucket(node, *bucket, desired);
+            for (const auto& d : verifier_.compareBucket(node, *bucket, desired)) {
+                spdlog::info(
+                    "node '{}': zone '{}' differs from the primary (serves {}, wanted {}{}{})",
+                    node, d.zone, d.served_serial ? std::to_string(*d.served_serial) : "nothing",
+                    d.wanted_serial ? std::to_string(*d.wanted_serial) : "nothing",
+                    d.error.empty() ? "" : "; ", d.error);
+            }
         }
     }
 

@@ -81,8 +81,9 @@ void Verifier::examined(const std::string& node, const std::string& node_digest,
     });
 }
 
-void Verifier::compareBucket(const std::string& node, const common::BucketReply& reply,
-                             const DesiredState& desired) {
+std::vector<Divergence> Verifier::compareBucket(const std::string& node,
+                                                const common::BucketReply& reply,
+                                                const DesiredState& desired) {
     const auto now = clock_.steady();
     std::map<std::string, Divergence> found;
     const auto& wanted = desired.bucket(reply.bucket);
@@ -125,9 +126,10 @@ void Verifier::compareBucket(const std::string& node, const common::BucketReply&
                                  .resyncs = 0};
     }
 
+    std::vector<Divergence> fresh;
     std::lock_guard lock(mutex_);
     auto it = nodes_.find(node);
-    if (it == nodes_.end()) return;
+    if (it == nodes_.end()) return fresh;
     auto& divergences = it->second.divergences;
     // Keep the history (first seen, resyncs) of divergences that persist.
     for (auto& [zone, d] : found) {
@@ -136,12 +138,15 @@ void Verifier::compareBucket(const std::string& node, const common::BucketReply&
             d.first_seen = old->second.first_seen;
             d.next_resync = old->second.next_resync;
             d.resyncs = old->second.resyncs;
+        } else {
+            fresh.push_back(d);
         }
     }
     std::erase_if(divergences, [&](const auto& kv) {
         return common::ZoneDigest::bucketOf(kv.first) == reply.bucket;
     });
     divergences.merge(found);
+    return fresh;
 }
 
 std::map<std::string, std::vector<std::string>> Verifier::dueResyncs() {

@@ -95,9 +95,10 @@ public:
     /// (divergences elsewhere are resolved); compareBucket() follows for each of them.
     void examined(const std::string& node, const std::string& node_digest,
                   const std::string& desired_digest, const std::vector<size_t>& differing);
-    /// Compares one bucket of a node with the desired state of that bucket.
-    void compareBucket(const std::string& node, const common::BucketReply& reply,
-                       const DesiredState& desired);
+    /// Compares one bucket of a node with the desired state of that bucket; returns the
+    /// divergences that are new (not known before this look).
+    std::vector<Divergence> compareBucket(const std::string& node, const common::BucketReply& reply,
+                                          const DesiredState& desired);
     /// Divergences older than event_check_wait whose backoff has elapsed, per active node; each
     /// returned one counts as resynced now (next try after a doubled wait).
     [[nodiscard]] std::map<std::string, std::vector<std::string>> dueResyncs();

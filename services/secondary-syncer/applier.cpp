@@ -125,8 +125,18 @@ ApplyResult Applier::upsert(const std::string& zone, const FetchedZone& fetched)
     if (auto s = ensureLocalZone(zone, &park); !s) {
         return fail(park ? Outcome::Park : classify(s.error()), s.error().message);
     }
-    if (auto s = transfer(zone, m.digest); !s) return fail(Outcome::Retry, s.error().message);
-    auto served_fp = waitServed(zone, m.apex);
+    const auto deadline = clock_.steady() + settings_.apply_timeout;
+    common::Result<common::ApexFingerprint> served_fp = common::makeError("not transferred");
+    for (;;) {
+        if (auto s = transfer(zone, m.digest); !s) return fail(Outcome::Retry, s.error().message);
+        served_fp =
+            waitServed(zone, m.apex, std::min(deadline, clock_.steady() + settings_.serve_wait));
+        if (served_fp || clock_.steady() >= deadline) break;
+        spdlog::warn(
+            "zone '{}': the local pdns does not serve the body it transferred; "
+            "transferring again ({})",
+            zone, served_fp.error().message);
+    }
     if (!served_fp) return fail(Outcome::Retry, served_fp.error().message);
     {
         auto v = verified_.lock();
@@ -201,9 +211,9 @@ common::Status Applier::transfer(const std::string& zone, const std::string& dig
                              settings_.apply_timeout.count());
 }
 
-common::Result<common::ApexFingerprint> Applier::waitServed(const std::string& zone,
-                                                            const std::string& apex) {
-    const auto deadline = clock_.steady() + settings_.apply_timeout;
+common::Result<common::ApexFingerprint> Applier::waitServed(
+    const std::string& zone, const std::string& apex,
+    std::chrono::steady_clock::time_point deadline) {
     std::string last = "no answer yet";
     auto pause = settings_.apex_poll;
     for (;;) {

@@ -63,6 +63,9 @@ struct ApplierSettings {
     std::string master;  ///< "127.0.0.1:<listener port>", as the local pdns is told
     std::chrono::milliseconds apply_timeout{30000};
     std::chrono::milliseconds retrieve_reissue{2000};
+    /// A transfer the listener completed but the local pdns does not serve after this long is
+    /// done again (pdns can fail to commit it, e.g. on a busy sqlite database).
+    std::chrono::milliseconds serve_wait{3000};
     std::chrono::milliseconds apex_poll{5};
     std::chrono::hours verified_memory{1};
 };
@@ -81,8 +84,9 @@ private:
     [[nodiscard]] ApplyResult remove(const std::string& zone, const FetchedZone& fetched);
     [[nodiscard]] common::Status ensureLocalZone(const std::string& zone, bool* park);
     [[nodiscard]] common::Status transfer(const std::string& zone, const std::string& digest);
-    [[nodiscard]] common::Result<common::ApexFingerprint> waitServed(const std::string& zone,
-                                                                     const std::string& apex);
+    [[nodiscard]] common::Result<common::ApexFingerprint> waitServed(
+        const std::string& zone, const std::string& apex,
+        std::chrono::steady_clock::time_point deadline);
     [[nodiscard]] bool recentlyVerified(const common::ZoneEvent& e);
 
     ApplierSettings settings_;

@@ -86,10 +86,13 @@ Settings readSettings(common::ConfigSection root) {
                                          std::chrono::milliseconds{1000});
     for (auto& k : root.sectionArray("trusted_key", "public keys whose zone data is accepted")) {
         TrustedKeyFile t;
-        t.file = k.getString("file", "", "public key file made by `pdns-distribute keygen`");
-        if (t.file.empty()) k.fail("file", "is required");
-        t.not_after = k.getString("not_after", "",
-                                  "RFC 3339 UTC time after which this key is no longer trusted");
+        t.file = k.getString("file", "",
+                             "public key file made by `pdns-distribute keygen` on the primary "
+                             "(required)");
+        if (t.file.empty() && !k.documenting()) k.fail("file", "is required");
+        t.not_after = k.getString(
+            "not_after", "",
+            "RFC 3339 UTC time after which this key is no longer trusted (empty: never)");
         if (!t.not_after.empty() && !common::parseRfc3339(t.not_after)) {
             k.fail("not_after", "must be an RFC 3339 UTC time like 2027-01-31T00:00:00Z");
         }

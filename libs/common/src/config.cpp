@@ -24,6 +24,9 @@ struct ConfigReader::Impl {
     std::unordered_set<const toml::node*> consumed;
     std::vector<ConfigKeyDoc> docs;
     std::set<std::string, std::less<>> documented;
+    // --help-config: arrays of tables yield one empty element so their keys get documented.
+    bool documenting = false;
+    toml::table doc_element;
 };
 
 namespace {
@@ -354,6 +357,9 @@ ConfigSection ConfigSection::section(std::string_view name, std::string_view hel
 std::vector<ConfigSection> ConfigSection::sectionArray(std::string_view name,
                                                        std::string_view help) {
     const auto* node = consume(*reader_->impl_, path(name), table_, name, "[]", help);
+    if (node == nullptr && reader_->impl_->documenting) {
+        return {ConfigSection(reader_, path(name) + "[]", &reader_->impl_->doc_element)};
+    }
     if (node == nullptr) return {};
     const auto* arr = node->as_array();
     if (arr == nullptr) {
@@ -404,6 +410,14 @@ ConfigReader ConfigReader::empty(std::string source_name) {
     impl->source = std::move(source_name);
     return ConfigReader(std::move(impl));
 }
+
+ConfigReader ConfigReader::forDocs(std::string source_name) {
+    auto reader = empty(std::move(source_name));
+    reader.impl_->documenting = true;
+    return reader;
+}
+
+bool ConfigSection::documenting() const { return reader_->impl_->documenting; }
 
 ConfigSection ConfigReader::root() { return ConfigSection(this, "", &impl_->root); }
 

@@ -81,7 +81,7 @@ RunnerSettings readRunnerSettings(ConfigSection root, const DaemonDefinition& de
 
 /// Collects the docs by loading an empty configuration: every getter records its key.
 void printConfigDocs(DaemonDefinition& definition) {
-    auto reader = ConfigReader::empty(definition.defaultConfigPath());
+    auto reader = ConfigReader::forDocs(definition.defaultConfigPath());
     auto root = reader.root();
     (void)readRunnerSettings(root, definition);
     definition.loadConfig(root);

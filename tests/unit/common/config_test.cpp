@@ -292,6 +292,21 @@ TEST(FormatDuration, PicksLargestExactUnit) {
     EXPECT_EQ(formatDuration(48h), "2d");
 }
 
+TEST(ConfigDocs, ArrayOfTablesElementKeysAreDocumented) {
+    auto reader = ConfigReader::forDocs("c.toml");
+    auto elements = reader.root().sectionArray("trusted_key", "keys");
+    ASSERT_EQ(elements.size(), 1U);
+    EXPECT_TRUE(elements[0].documenting());
+    (void)elements[0].getString("file", "", "key file");
+    std::vector<std::string> paths;
+    for (const auto& doc : reader.docs()) paths.push_back(doc.path);
+    EXPECT_EQ(paths, (std::vector<std::string>{"trusted_key", "trusted_key[].file"}));
+    // A real (empty) configuration has no element and does not document.
+    auto plain = ConfigReader::empty("c.toml");
+    EXPECT_TRUE(plain.root().sectionArray("trusted_key", "keys").empty());
+    EXPECT_FALSE(plain.root().documenting());
+}
+
 TEST(ReadNatsSettings, AbsentSection_Defaults) {
     auto reader = ConfigReader::empty("c.toml");
     const auto s = readNatsSettings(reader.root().section("nats"));

@@ -38,12 +38,22 @@ public:
     bool transfers_work = true;
     std::optional<std::string> served_apex_override;
     std::map<std::string, std::shared_ptr<const ServedBody>> bodies;
-    std::map<std::string, std::string> completed;  // zone -> digest transferred
+    std::map<std::string, std::string> completed;  // zone -> digest the local pdns serves
+    std::map<std::string, std::string> sent;       // zone -> digest the listener sent in full
+    int lose_commits = 0;  // transfers the local pdns receives but does not commit
+    int retrieves = 0;
 
     void onRetrieve(const std::string& zone) {
+        ++retrieves;
         if (!transfers_work) return;
         auto it = bodies.find(zone);
-        if (it != bodies.end()) completed[zone] = it->second->digest;
+        if (it == bodies.end()) return;
+        sent[zone] = it->second->digest;
+        if (lose_commits > 0) {
+            --lose_commits;
+            return;
+        }
+        completed[zone] = it->second->digest;
     }
     void serve(std::shared_ptr<const ServedBody> body) override {
         bodies[body->zone] = std::move(body);
@@ -56,8 +66,8 @@ public:
                                  std::chrono::steady_clock::time_point,
                                  std::chrono::steady_clock::time_point start_deadline,
                                  std::chrono::steady_clock::time_point) override {
-        auto it = completed.find(zone);
-        if (it != completed.end() && it->second == digest) return TransferWait::Completed;
+        auto it = sent.find(zone);
+        if (it != sent.end() && it->second == digest) return TransferWait::Completed;
         clock_.advance(start_deadline - clock_.steady());
         return TransferWait::NotStarted;
     }
@@ -307,6 +317,27 @@ TEST(DeleteBudget, Percentage_AboveMinimum_Applies) {
     int taken = 0;
     while (budget.tryTake(1000)) ++taken;
     EXPECT_EQ(taken, 50);
+}
+
+TEST_F(ApplierTest, TransferNotCommittedByTheLocalPdns_IsDoneAgain) {
+    data_.answers.emplace("a.test.", present("a.test.", 7));
+    local_.lose_commits = 1;
+    const auto r = applier_.apply(event("a.test.", common::ZoneOp::Upsert));
+    EXPECT_EQ(r.outcome, Outcome::Applied) << r.error;
+    EXPECT_EQ(local_.retrieves, 2);
+    ASSERT_TRUE(r.served.has_value());
+    EXPECT_EQ(r.served->serial, 7u);
+}
+
+TEST_F(ApplierTest, LocalPdnsNeverCommits_GivesUpAtTheApplyTimeout) {
+    data_.answers.emplace("a.test.", present("a.test.", 7));
+    local_.lose_commits = 1000;
+    const auto start = clock_.steady();
+    const auto r = applier_.apply(event("a.test.", common::ZoneOp::Upsert));
+    EXPECT_EQ(r.outcome, Outcome::Retry);
+    EXPECT_NE(r.error.find("does not serve"), std::string::npos) << r.error;
+    EXPECT_GE(local_.retrieves, 2);
+    EXPECT_LE(clock_.steady() - start, 10s);  // bounded: at most two apply_timeouts
 }
 
 }  // namespace

@@ -63,6 +63,8 @@ public:
                                                           std::string_view help);
     /// Raises a ConfigError about `key` in this section, with its line when present.
     [[noreturn]] void fail(std::string_view key, std::string_view message) const;
+    /// True while --help-config collects the keys (values are all defaults, nothing is valid).
+    [[nodiscard]] bool documenting() const;
     [[nodiscard]] std::string path(std::string_view key) const;
 
 private:
@@ -81,6 +83,9 @@ public:
     static ConfigReader fromString(std::string_view text, std::string source_name = "<config>");
     /// An empty configuration (all defaults), as when no file exists and none was asked for.
     static ConfigReader empty(std::string source_name);
+    /// An empty configuration that documents every key, including those of array-of-tables
+    /// elements ([[name]] keys appear as name[].key).
+    static ConfigReader forDocs(std::string source_name);
     ConfigReader(ConfigReader&&) noexcept;
     ConfigReader& operator=(ConfigReader&&) noexcept;
     ~ConfigReader();
