@@ -148,6 +148,35 @@ panel("Stream errors",
         "{{instance}} malformed events")], 16, unit="ops")
 advance()
 
+row("Fleet (health-checker)")
+panel("Zones out of sync per secondary",
+      [(f"max by (node) (pdns_distribute_health_checker_node_out_of_sync_zones{{{SEL}}})",
+        "{{node}}")], 0,
+      description="Zones a secondary serves differently from the primary (verify).")
+panel("Oldest difference per secondary",
+      [(f"max by (node) (pdns_distribute_health_checker_node_lag_seconds{{{SEL}}})",
+        "{{node}}")], 8, unit="s")
+panel("Propagation: API answer to a secondary serving it",
+      [(quantile(0.5, "pdns_distribute_health_checker_propagation_seconds", "instance"),
+        "p50"),
+       (quantile(0.99, "pdns_distribute_health_checker_propagation_seconds", "instance"),
+        "p99")], 16, unit="s")
+advance()
+panel("Secondaries sending heartbeats",
+      [(f"sum(pdns_distribute_health_checker_node_active{{{SEL}}})", "active"),
+       (f"count(pdns_distribute_health_checker_node_active{{{SEL}}})", "known")], 0)
+panel("Resyncs, reconcile and freshness publishes",
+      [(rate("pdns_distribute_health_checker_resyncs_total", "instance"), "resyncs"),
+       (rate("pdns_distribute_health_checker_reconcile_published_total", "op"),
+        "reconcile {{op}}"),
+       (rate("pdns_distribute_health_checker_freshness_published_total", "instance"),
+        "freshness")], 8, unit="ops")
+panel("Leaders and held deletions",
+      [(f"sum(pdns_distribute_health_checker_leader{{{SEL}}})", "leaders (want 1)"),
+       (f"sum(pdns_distribute_health_checker_held_deletions{{{SEL}}})", "held deletions")],
+      16)
+advance()
+
 dashboard = {
     "title": "pdns-distribute",
     "uid": "pdns-distribute",

@@ -306,6 +306,11 @@ void ProxyService::handle(const httplib::Request& req, httplib::Response& res) {
         res.headers.emplace(name, value);
     }
     res.body = std::move(answer.body);
+    // Method, path and status only: headers (X-API-Key) and bodies are never logged.
+    spdlog::debug(
+        "{} '{}' -> {} ({} bytes, {} ms)", req.method, req.path, res.status, res.body.size(),
+        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started)
+            .count());
 
     const auto verdict = classify(req.method, req.target, res.status, res.body);
     if (verdict.change) {

@@ -53,6 +53,8 @@ common::Result<FetchedZone> ZoneDataClient::fetch(const std::string& zone,
     }
     FetchedZone out{.manifest = std::move(verified->manifest), .body = std::nullopt};
     const auto& m = out.manifest;
+    spdlog::debug("zone data for '{}' verified (key {}): {} serial {} {} bytes", zone, *key_id,
+                  common::toString(m.status), m.serial, m.size);
     if (m.status != common::ManifestStatus::Present) return out;
     if (m.size > settings_.max_zone_bytes) {
         return refuse(common::Refusal::TooLarge, zone,

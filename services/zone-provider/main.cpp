@@ -1,5 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <filesystem>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
 #include <pdns_distribute/common/daemon.hpp>
+#include <pdns_distribute/common/signing.hpp>
 
 #include "config.hpp"
 #include "provider_service.hpp"
@@ -20,6 +26,22 @@ public:
     std::string defaultHttpListen() const override { return "127.0.0.1:9381"; }
     void loadConfig(common::ConfigSection root) override {
         settings_ = zone_provider::readSettings(root);
+    }
+    // A fresh install has no signing key yet: a warning here and a refusal to start. A key file
+    // that exists must load (readable by this user, well-formed).
+    void checkConfig() override {
+        const auto& file = settings_.provider.signing_key_file;
+        std::error_code ec;
+        if (!std::filesystem::exists(file, ec)) {
+            spdlog::warn(
+                "signing key '{}' does not exist yet; create it with `pdns-distribute "
+                "keygen` before starting",
+                file);
+            return;
+        }
+        if (auto key = common::loadSecretKey(file); !key) {
+            throw std::runtime_error(key.error().message + "; check provider.signing_key_file");
+        }
     }
     std::unique_ptr<common::Service> build(common::DaemonContext& context) override {
         return zone_provider::makeProviderService(settings_, context);

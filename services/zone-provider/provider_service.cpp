@@ -127,6 +127,8 @@ private:
             try {
                 auto reply = provider_->handleRequest(msg.data);
                 if (!reply) continue;
+                spdlog::debug("zone-data request on '{}' answered ({} bytes)", msg.subject,
+                              reply->data.size());
                 if (auto s = bus_->respond(msg, reply->data, reply->headers); !s) {
                     spdlog::warn("cannot answer zone-data request on '{}' ({})", msg.subject,
                                  s.error().message);

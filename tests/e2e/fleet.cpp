@@ -92,12 +92,13 @@ void Fleet::writeConfigs() {
     provider_http_port_ = freeTcpPort();
     checker_http_port_ = freeTcpPort();
     const auto nats_section = natsSection();
-    dir.writeFile("api-proxy.toml",
-                  fmt::format("[http]\nlisten = \"127.0.0.1:{}\"\n"
-                              "[proxy]\nlisten = \"127.0.0.1:{}\"\nupstream_url = \"{}\"\n"
-                              "[tls]\nstate_dir = \"{}\"\n[stream]\nreplicas = {}\n{}",
-                              freeTcpPort(), proxy_port, primary.apiUrl(), dir.file("proxy-state"),
-                              options.stream_replicas, nats_section));
+    dir.writeFile(
+        "api-proxy.toml",
+        logSection() + fmt::format("[http]\nlisten = \"127.0.0.1:{}\"\n"
+                                   "[proxy]\nlisten = \"127.0.0.1:{}\"\nupstream_url = \"{}\"\n"
+                                   "[tls]\nstate_dir = \"{}\"\n[stream]\nreplicas = {}\n{}",
+                                   freeTcpPort(), proxy_port, primary.apiUrl(),
+                                   dir.file("proxy-state"), options.stream_replicas, nats_section));
     dir.writeFile("health-checker.toml", checkerConfig(checker_http_port_));
     for (size_t i = 0; i < secondaries.size(); ++i) {
         syncer_http_ports.push_back(freeTcpPort());
@@ -114,21 +115,36 @@ std::string Fleet::natsSection() const {
          options.nats_urls.empty() ? std::vector<std::string>{nats.url()} : options.nats_urls) {
         urls += (urls.empty() ? "\"" : ", \"") + u + "\"";
     }
-    return fmt::format("[nats]\nurls = [{}]\n", urls);
+    if (options.nats_password.empty()) return fmt::format("[nats]\nurls = [{}]\n", urls);
+    return fmt::format("[nats]\nurls = [{}]\nuser = \"pdd\"\npassword_file = \"{}\"\n", urls,
+                       dir.file("nats-password"));
+}
+
+std::string Fleet::syncerNatsSection(bool ipv6) const {
+    if (options.nats_password.empty() && !ipv6) return natsSection();
+    const std::string url = ipv6 ? nats.urlV6() : nats.url();
+    if (options.nats_password.empty()) return fmt::format("[nats]\nurls = [\"{}\"]\n", url);
+    const auto host = url.substr(std::string("nats://").size());
+    return fmt::format("[nats]\nurls = [\"nats://pdd:{}@{}\"]\n", options.nats_password, host);
+}
+
+std::string Fleet::logSection() const {
+    return fmt::format("[log]\nlevel = \"{}\"\n", options.log_level);
 }
 
 std::string Fleet::checkerConfig(int http_port) const {
-    return fmt::format(
-        "[http]\nlisten = \"127.0.0.1:{}\"\n"
-        "[checker]\nreconcile_interval = \"{}ms\"\nprimary_dns = \"127.0.0.1:{}\"\n"
-        "canary_zone = \"{}\"\nevent_check_wait = \"{}ms\"\nleader_ttl = \"{}ms\"\n"
-        "nsec3_policy = {}\ntombstone_age = \"{}ms\"\n"
-        "[stream]\nreplicas = {}\n"
-        "[pdns]\nurl = \"{}\"\napi_key_file = \"{}\"\n{}",
-        http_port, options.reconcile_interval.count(), primary.dnsPort(), options.canary_zone,
-        options.event_check_wait.count(), options.leader_ttl.count(),
-        options.nsec3_policy ? "true" : "false", options.tombstone_age.count(),
-        options.stream_replicas, primary.apiUrl(), primary.apiKeyFile(), natsSection());
+    return logSection() +
+           fmt::format(
+               "[http]\nlisten = \"127.0.0.1:{}\"\n"
+               "[checker]\nreconcile_interval = \"{}ms\"\nprimary_dns = \"127.0.0.1:{}\"\n"
+               "canary_zone = \"{}\"\nevent_check_wait = \"{}ms\"\nleader_ttl = \"{}ms\"\n"
+               "nsec3_policy = {}\ntombstone_age = \"{}ms\"\n"
+               "[stream]\nreplicas = {}\n"
+               "[pdns]\nurl = \"{}\"\napi_key_file = \"{}\"\n{}",
+               http_port, options.reconcile_interval.count(), primary.dnsPort(),
+               options.canary_zone, options.event_check_wait.count(), options.leader_ttl.count(),
+               options.nsec3_policy ? "true" : "false", options.tombstone_age.count(),
+               options.stream_replicas, primary.apiUrl(), primary.apiKeyFile(), natsSection());
 }
 
 void Fleet::startSecondChecker() {
@@ -142,18 +158,19 @@ void Fleet::startSecondChecker() {
 std::string Fleet::syncerConfig(size_t i, const std::string& node_id, int http_port,
                                 int listen_port, const std::string& state_name) {
     const bool v6 = options.ipv6_secondaries.contains(i);
-    return fmt::format(
-        "[http]\nlisten = \"127.0.0.1:{}\"\n"
-        "[syncer]\nnode_id = \"{}\"\nstate_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"\n"
-        "pdns_dns = \"{}:{}\"\napply_timeout = \"10s\"\nrequest_timeout = \"5s\"\n"
-        "heartbeat = \"{}ms\"\nscan_interval = \"{}ms\"\n"
-        "[[trusted_key]]\nfile = \"{}\"\n[kv]\nreplicas = {}\n"
-        "[pdns]\nurl = \"{}\"\napi_key_file = \"{}\"\n{}",
-        http_port, node_id, dir.file((state_name.empty() ? node_id : state_name) + "-state"),
-        listen_port, v6 ? "[::1]" : "127.0.0.1", secondaries[i]->dnsPort(),
-        options.heartbeat.count(), options.scan_interval.count(), public_key_file,
-        options.stream_replicas, secondaries[i]->apiUrl(), secondaries[i]->apiKeyFile(),
-        v6 ? fmt::format("[nats]\nurls = [\"{}\"]\n", nats.urlV6()) : natsSection());
+    return logSection() +
+           fmt::format(
+               "[http]\nlisten = \"127.0.0.1:{}\"\n"
+               "[syncer]\nnode_id = \"{}\"\nstate_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"\n"
+               "pdns_dns = \"{}:{}\"\napply_timeout = \"10s\"\nrequest_timeout = \"5s\"\n"
+               "heartbeat = \"{}ms\"\nscan_interval = \"{}ms\"\n"
+               "[[trusted_key]]\nfile = \"{}\"\n[kv]\nreplicas = {}\n"
+               "[pdns]\nurl = \"{}\"\napi_key_file = \"{}\"\n{}",
+               http_port, node_id, dir.file((state_name.empty() ? node_id : state_name) + "-state"),
+               listen_port, v6 ? "[::1]" : "127.0.0.1", secondaries[i]->dnsPort(),
+               options.heartbeat.count(), options.scan_interval.count(), public_key_file,
+               options.stream_replicas, secondaries[i]->apiUrl(), secondaries[i]->apiKeyFile(),
+               syncerNatsSection(v6));
 }
 
 void Fleet::startDaemon(ChildProcess& p, const std::string& binary, const std::string& config,
@@ -164,12 +181,14 @@ void Fleet::startDaemon(ChildProcess& p, const std::string& binary, const std::s
 void Fleet::startProvider(const std::string& server_id) {
     const auto config = dir.writeFile(
         "zone-provider.toml",
-        fmt::format("[http]\nlisten = \"127.0.0.1:{}\"\n"
-                    "[provider]\nprimary_dns = \"127.0.0.1:{}\"\nsigning_key_file = \"{}\"\n"
-                    "canary_zone = \"{}\"\n"
-                    "[pdns]\nurl = \"{}\"\nserver_id = \"{}\"\napi_key_file = \"{}\"\n{}",
-                    provider_http_port_, primary.dnsPort(), secret_key_file, options.canary_zone,
-                    primary.apiUrl(), server_id, primary.apiKeyFile(), natsSection()));
+        logSection() +
+            fmt::format("[http]\nlisten = \"127.0.0.1:{}\"\n"
+                        "[provider]\nprimary_dns = \"127.0.0.1:{}\"\nsigning_key_file = \"{}\"\n"
+                        "canary_zone = \"{}\"\n"
+                        "[pdns]\nurl = \"{}\"\nserver_id = \"{}\"\napi_key_file = \"{}\"\n{}",
+                        provider_http_port_, primary.dnsPort(), secret_key_file,
+                        options.canary_zone, primary.apiUrl(), server_id, primary.apiKeyFile(),
+                        natsSection()));
     startDaemon(provider, "pdns-zone-provider", config, "zone-provider");
     if (!waitHttpHealth(provider_http_port_, 20s))
         throw std::runtime_error("zone-provider did not start");
@@ -178,6 +197,11 @@ void Fleet::startProvider(const std::string& server_id) {
 int Fleet::stopProvider() { return provider.stop(); }
 
 void Fleet::start() {
+    if (!options.nats_password.empty()) {
+        dir.writeFile("nats-password", options.nats_password + "\n", 0600);
+        nats.setConfig(fmt::format("authorization {{\n  user: pdd\n  password: \"{}\"\n}}\n",
+                                   options.nats_password));
+    }
     if (options.nats_urls.empty()) {
         nats.setDualStack(!options.ipv6_secondaries.empty());
         nats.start();

@@ -39,6 +39,10 @@ struct FleetOptions {
     /// Secondaries (by index) on a host reachable only over IPv6: their pdns listens on ::1
     /// only, and their syncer reaches pdns and NATS over ::1.
     std::set<size_t> ipv6_secondaries;
+    std::string log_level = "info";  ///< every daemon's [log] level
+    /// When set, nats-server requires user "pdd" with this password: the primary's daemons read
+    /// it from a file (nats.password_file), the syncers carry it in their NATS URL.
+    std::string nats_password;
     std::chrono::milliseconds tombstone_age{std::chrono::hours{24 * 7}};
 };
 
@@ -124,6 +128,8 @@ private:
     void writeConfigs();
     [[nodiscard]] std::string natsSection() const;
     [[nodiscard]] std::string checkerConfig(int http_port) const;
+    [[nodiscard]] std::string logSection() const;
+    [[nodiscard]] std::string syncerNatsSection(bool ipv6) const;
     void startDaemon(ChildProcess& p, const std::string& binary, const std::string& config,
                      const std::string& name);
     int provider_http_port_ = 0;

@@ -226,4 +226,30 @@ check "dpkg knows nothing of the packages after purge" \
     sh -c "! chroot '$root' dpkg-query -W -f '\${Status}\n' pdns-distribute-primary \
         pdns-distribute-secondary 2>/dev/null | grep -q ."
 
+step "each role alone: the secondary's host gets no primary daemon, and the reverse"
+for role in secondary primary; do
+    if output=$(in_root sh -c "apt-get install -y -q ./tmp/debs/old/pdns-distribute-${role}_*.deb" 2>&1); then
+        pass "install pdns-distribute-$role alone with its dependencies"
+    else
+        fail "install pdns-distribute-$role alone" "$output"
+        continue
+    fi
+    if [ "$role" = secondary ]; then
+        present=pdns-secondary-syncer absent=pdns-api-proxy
+    else
+        present=pdns-api-proxy absent=pdns-secondary-syncer
+    fi
+    check "$present runs --version" in_root "/usr/sbin/$present" --version
+    check "$present --check-config passes on the shipped config" in_root "/usr/sbin/$present" \
+        --check-config
+    check "no $absent on a $role-only host" test ! -e "$root/usr/sbin/$absent"
+    check "apt-get purge pdns-distribute-$role" in_root apt-get purge -y -q "pdns-distribute-$role"
+    left=$(leftovers)
+    if [ -z "$left" ]; then
+        pass "after purging pdns-distribute-$role nothing of ours is left"
+    else
+        fail "after purging pdns-distribute-$role nothing of ours is left" "$left"
+    fi
+done
+
 summary "package tests (chroot)"
