@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <pdns_distribute/common/bus.hpp>
+#include <pdns_distribute/common/zone_event.hpp>
 #include <pdns_distribute/common/zone_key.hpp>
 
 #include "fleet.hpp"
@@ -78,6 +79,35 @@ protected:
         EXPECT_TRUE(clean) << "a daemon did not exit 0 on SIGTERM";
     }
     Fleet& f() { return *fleet_; }
+
+    // Waits until the zone is quiet: the health-checker has published its reconcile event for
+    // it (the stream's event carries the apex) and every node reports being in sync, so no
+    // apply of this zone is still under way when a test tampers with a secondary.
+    bool settled(const std::string& zone) {
+        common::NatsSettings ns;
+        ns.urls = {f().nats.url()};
+        auto bus = common::NatsBus::connect(ns);
+        const auto subject = common::zoneEventSubject("default", zone);
+        const bool published = waitUntil(
+            [&] {
+                auto m = bus->lastMessage("PDNS_ZONES", subject);
+                if (!m || !m->has_value()) return false;
+                auto e = common::parseZoneEvent((*m)->message.data);
+                return e && e->apex.has_value();
+            },
+            15s, 50ms);
+        bus->close();
+        return published && waitUntil(
+                                [&] {
+                                    auto s = f().checkerStatus();
+                                    if (!s.is_object() || s["nodes"].size() != 2) return false;
+                                    for (const auto& n : s["nodes"]) {
+                                        if (!n["in_sync"].get<bool>()) return false;
+                                    }
+                                    return true;
+                                },
+                                15s, 50ms);
+    }
     static inline Fleet* fleet_ = nullptr;
 
     // An operator's call on a secondary's own API. sqlite answers "database is locked" (500)
@@ -147,6 +177,7 @@ TEST_F(VerifyTest, ZoneDeletedByHandOnASecondary_ShownThenRestored) {
     const std::string zone = "lost.pdd.test.";
     ASSERT_EQ(f().createZone(zone).status, 201);
     ASSERT_TRUE(f().waitLikePrimary(zone));
+    ASSERT_TRUE(settled(zone));
     auto r = secondaryApi(0, "DELETE", "/api/v1/servers/localhost/zones/" + zone);
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 204);
@@ -183,6 +214,7 @@ TEST_F(VerifyTest, RecordsEditedOnASecondary_AreRestored) {
                   .status,
               201);
     ASSERT_TRUE(f().waitLikePrimary(zone));
+    ASSERT_TRUE(settled(zone));
     const auto want = f().axfr(f().primary, zone);
     ASSERT_TRUE(want);
     // An operator edits the secondary's copy through its own API (pdns bumps the serial there
