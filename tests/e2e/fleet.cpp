@@ -270,18 +270,33 @@ HttpResult Fleet::createZone(const std::string& zone, const nlohmann::json& rrse
     return api("POST", "/api/v1/servers/localhost/zones", z.dump());
 }
 
-HttpResult Fleet::setA(const std::string& zone, const std::string& name,
-                       const std::vector<std::string>& ips) {
+namespace {
+
+// PATCH body replacing one A rrset.
+std::string aRecordPatch(const std::string& name, const std::vector<std::string>& ips) {
     nlohmann::json records = nlohmann::json::array();
     for (const auto& ip : ips) records.push_back({{"content", ip}, {"disabled", false}});
-    nlohmann::json patch = {{"rrsets",
-                             {{{"name", name},
-                               {"type", "A"},
-                               {"ttl", 300},
-                               {"changetype", "REPLACE"},
-                               {"records", records}}}}};
+    return nlohmann::json{{"rrsets",
+                           {{{"name", name},
+                             {"type", "A"},
+                             {"ttl", 300},
+                             {"changetype", "REPLACE"},
+                             {"records", records}}}}}
+        .dump();
+}
+
+}  // namespace
+
+HttpResult Fleet::setA(const std::string& zone, const std::string& name,
+                       const std::vector<std::string>& ips) {
     return api("PATCH", "/api/v1/servers/localhost/zones/" + common::encodePdnsZoneId(zone),
-               patch.dump());
+               aRecordPatch(name, ips));
+}
+
+HttpResult Fleet::setAOnPrimary(const std::string& zone, const std::string& name,
+                                const std::vector<std::string>& ips) {
+    return primaryApi("PATCH", "/api/v1/servers/localhost/zones/" + common::encodePdnsZoneId(zone),
+                      aRecordPatch(name, ips));
 }
 
 HttpResult Fleet::deleteZone(const std::string& zone) {

@@ -73,6 +73,10 @@ public:
     HttpResult setA(const std::string& zone, const std::string& name,
                     const std::vector<std::string>& ips);
     HttpResult deleteZone(const std::string& zone);
+    /// The same PATCH as setA, straight to the primary's own API port (a change that bypasses
+    /// the proxy, as pdnsutil or another API client would make).
+    HttpResult setAOnPrimary(const std::string& zone, const std::string& name,
+                             const std::vector<std::string>& ips);
 
     // --- what DNS says ----------------------------------------------------------------
     [[nodiscard]] std::optional<uint32_t> serial(const PdnsServer& server, const std::string& zone);

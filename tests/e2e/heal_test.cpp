@@ -44,15 +44,7 @@ TEST_F(HealTest, ChangeOnThePrimarysOwnApi_ReachesEverySecondaryWithinAnInterval
     ASSERT_EQ(f().createZone(zone).status, 201);
     ASSERT_TRUE(f().waitLikePrimary(zone));
     const auto before = f().serial(f().primary, zone);
-    json patch = {{"rrsets",
-                   {{{"name", "www." + zone},
-                     {"type", "A"},
-                     {"ttl", 300},
-                     {"changetype", "REPLACE"},
-                     {"records", {{{"content", "192.0.2.44"}, {"disabled", false}}}}}}}};
-    ASSERT_EQ(
-        f().primaryApi("PATCH", "/api/v1/servers/localhost/zones/" + zone, patch.dump()).status,
-        204);
+    ASSERT_EQ(f().setAOnPrimary(zone, "www." + zone, {"192.0.2.44"}).status, 204);
     const auto t0 = Clock::now();
     ASSERT_TRUE(waitUntil([&] { return f().serial(f().primary, zone) != before; }, 5s));
     EXPECT_TRUE(f().waitLikePrimary(zone, kInterval * 5));

@@ -300,15 +300,7 @@ TEST_F(VerifyTest, TwoHealthCheckers_OnlyOneActs_KillingItHandsOver) {
     ASSERT_EQ(f().createZone(zone).status, 201);
     ASSERT_TRUE(f().waitLikePrimary(zone));
     const auto before = f().serial(f().primary, zone);
-    json patch = {{"rrsets",
-                   {{{"name", "www." + zone},
-                     {"type", "A"},
-                     {"ttl", 300},
-                     {"changetype", "REPLACE"},
-                     {"records", {{{"content", "192.0.2.77"}, {"disabled", false}}}}}}}};
-    ASSERT_EQ(
-        f().primaryApi("PATCH", "/api/v1/servers/localhost/zones/" + zone, patch.dump()).status,
-        204);
+    ASSERT_EQ(f().setAOnPrimary(zone, "www." + zone, {"192.0.2.77"}).status, 204);
     ASSERT_TRUE(waitUntil([&] { return f().serial(f().primary, zone) != before; }, 5s));
     EXPECT_TRUE(f().waitLikePrimary(zone, 20s));
     const auto metric = "pdns_distribute_health_checker_reconcile_published_total";
@@ -327,10 +319,7 @@ TEST_F(VerifyTest, TwoHealthCheckers_OnlyOneActs_KillingItHandsOver) {
     std::printf("[ measure ] standby health-checker leads %lld ms after the leader was killed\n",
                 msSince(t0));
     const auto before2 = f().serial(f().primary, zone);
-    patch["rrsets"][0]["records"][0]["content"] = "192.0.2.78";
-    ASSERT_EQ(
-        f().primaryApi("PATCH", "/api/v1/servers/localhost/zones/" + zone, patch.dump()).status,
-        204);
+    ASSERT_EQ(f().setAOnPrimary(zone, "www." + zone, {"192.0.2.78"}).status, 204);
     ASSERT_TRUE(waitUntil([&] { return f().serial(f().primary, zone) != before2; }, 5s));
     EXPECT_TRUE(f().waitLikePrimary(zone, 20s));
     EXPECT_GE(metricValue(f().checkerHttp("GET", "/metrics", 1).body, metric, ""), 1.0);
