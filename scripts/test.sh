@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs the dependencies, builds with warnings as errors, and runs every test: unit tests
 # (plain and under ASan/UBSan), end-to-end tests on real nats-server and pdns_server, and the
-# format, lint and shell checks, and the packaging tests. Usage: scripts/test.sh [--quick]
-# (--quick skips ASan, tidy and packaging).
+# format, lint and shell checks, bounded fuzz runs, and the packaging tests.
+# Usage: scripts/test.sh [--quick]   (--quick skips ASan, fuzzing, tidy and packaging).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -43,6 +43,9 @@ if [ "$quick" -eq 0 ]; then
     -DPDNS_DISTRIBUTE_SANITIZE=ON >/dev/null
   cmake --build build/asan -j "$jobs" --target pdd_unit_tests
   ctest --test-dir build/asan -L unit --output-on-failure -j "$jobs"
+
+  step "fuzz targets (libFuzzer under ASan/UBSan, ${PDD_FUZZ_SECONDS:-30} s each)"
+  PDD_FUZZ_BUILD_DIR="$root/build/fuzz" tests/fuzz/run.sh "${PDD_FUZZ_SECONDS:-30}"
 
   step "clang-tidy"
   "$root/scripts/tidy.sh" build/ci

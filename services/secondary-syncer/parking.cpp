@@ -2,6 +2,7 @@
 #include "parking.hpp"
 
 #include <fstream>
+#include <stdexcept>
 #include <system_error>
 
 #include <spdlog/spdlog.h>
@@ -10,6 +11,10 @@
 namespace pdns_distribute::secondary_syncer {
 
 namespace {
+
+// Bounds for values read back from the file: far beyond anything park() writes.
+constexpr int64_t kMaxStoredAttempts = 1'000'000;
+constexpr int64_t kMaxStoredSeconds = int64_t{1} << 40;  // ~35,000 years
 
 int64_t toSeconds(std::chrono::system_clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -45,12 +50,24 @@ void ParkingTable::load() {
             p.zone = z.at("zone").get<std::string>();
             p.op = z.at("op").get<std::string>() == "delete" ? common::ZoneOp::Delete
                                                              : common::ZoneOp::Upsert;
-            p.attempts = z.at("attempts").get<int>();
-            p.next_attempt = std::chrono::system_clock::time_point{
-                std::chrono::seconds{z.at("next_attempt").get<int64_t>()}};
+            // Range-checked before converting: a hand-edited or damaged file must not turn
+            // into a negative shift or a time_point overflow later.
+            const auto& attempts = z.at("attempts");
+            const auto& next = z.at("next_attempt");
+            if (!attempts.is_number_integer() || attempts.get<int64_t>() < 0 ||
+                attempts.get<int64_t>() > kMaxStoredAttempts) {
+                throw std::out_of_range("attempts out of range");
+            }
+            if (!next.is_number_integer() || next.get<int64_t>() < -kMaxStoredSeconds ||
+                next.get<int64_t>() > kMaxStoredSeconds) {
+                throw std::out_of_range("next_attempt out of range");
+            }
+            p.attempts = static_cast<int>(attempts.get<int64_t>());
+            p.next_attempt =
+                std::chrono::system_clock::time_point{std::chrono::seconds{next.get<int64_t>()}};
             p.last_error = z.at("last_error").get<std::string>();
             (*entries)[p.zone] = std::move(p);
-        } catch (const nlohmann::json::exception& e) {
+        } catch (const std::exception& e) {  // json type errors and the range checks
             spdlog::warn("skipping a malformed parking entry in '{}' ({})", file_.string(),
                          e.what());
         }

@@ -236,7 +236,8 @@ Result<Manifest> parseManifest(std::string_view text) {
             if (m.xfer.empty()) r.fail("manifest has neither 'inline' nor 'xfer'");
             if (m.chunk_size == 0 && m.size > 0) r.fail("field 'chunk_size' is 0");
             if (r.ok()) {
-                const uint64_t want = m.size == 0 ? 0 : (m.size + m.chunk_size - 1) / m.chunk_size;
+                // Rounded up without m.size + chunk_size - 1, which wraps for sizes near 2^64.
+                const uint64_t want = m.size / m.chunk_size + (m.size % m.chunk_size != 0 ? 1 : 0);
                 if (m.chunks != want) {
                     r.fail(fmt::format("field 'chunks' is {} but size {} in chunks of {} needs {}",
                                        m.chunks, m.size, m.chunk_size, want));

@@ -192,6 +192,19 @@ TEST(Manifest, Parse_ChunkCountMustMatchSize) {
     EXPECT_FALSE(parseManifest(serializeManifest(m)));
 }
 
+TEST(Manifest, Parse_SizeNearUint64Max_ChunkCountDoesNotWrap) {
+    Manifest m = presentManifest();
+    m.inline_body.reset();
+    m.size = UINT64_MAX;
+    m.chunk_size = 4;
+    m.chunks = 1;  // what (size + chunk_size - 1) / chunk_size would give after wrapping
+    m.chunk_digests = {std::string(64, '1')};
+    m.xfer = "x";
+    auto r = parseManifest(serializeManifest(m));
+    ASSERT_FALSE(r);
+    EXPECT_THAT(r.error().message, HasSubstr("needs 4611686018427387904"));
+}
+
 TEST(ToString, StatusAndRefusal) {
     EXPECT_EQ(toString(ManifestStatus::Present), "present");
     EXPECT_EQ(toString(ManifestStatus::Absent), "absent");

@@ -78,5 +78,24 @@ TEST_F(ParkingTest, CorruptFile_MovedAsideAndStartsEmpty) {
     EXPECT_TRUE(std::filesystem::exists(dir_ / "parked.json.corrupt"));
 }
 
+TEST_F(ParkingTest, OutOfRangeNumbers_EntrySkippedOthersKept) {
+    {
+        std::ofstream out(dir_ / "parked.json");
+        out << R"({"zones":[)"
+            << R"({"zone":"neg.test.","op":"upsert","attempts":-5,"next_attempt":0,"last_error":""},)"
+            << R"({"zone":"huge.test.","op":"upsert","attempts":1,"next_attempt":1e300,"last_error":""},)"
+            << R"({"zone":"far.test.","op":"upsert","attempts":1,"next_attempt":9223372036854775807,"last_error":""},)"
+            << R"({"zone":"ok.test.","op":"delete","attempts":2,"next_attempt":0,"last_error":"e"}]})";
+    }
+    ParkingTable t(dir_ / "parked.json", clock_, 5s, 60s);
+    t.load();
+    auto all = t.all();
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].zone, "ok.test.");
+    // The kept entry still parks and backs off normally.
+    t.park("ok.test.", common::ZoneOp::Delete, "again");
+    EXPECT_EQ(t.all()[0].attempts, 3);
+}
+
 }  // namespace
 }  // namespace pdns_distribute::secondary_syncer
