@@ -45,7 +45,20 @@ ApiProxySettings readApiProxySettings(common::ConfigSection root) {
         "Largest request body accepted (larger ones get 413)", 1024, int64_t{1} << 31));
     s.max_connections =
         static_cast<int>(proxy.getInt("max_connections", s.max_connections,
-                                      "Requests served in parallel (worker threads)", 1, 1024));
+                                      "Connections served in parallel (worker threads)", 1, 1024));
+    s.max_queued = static_cast<int>(proxy.getInt(
+        "max_queued", s.max_queued,
+        "Connections that may wait for a busy worker; more are answered 503 with Retry-After", 0,
+        65536));
+    s.queue_timeout = proxy.getDuration(
+        "queue_timeout", s.queue_timeout,
+        "How long a connection may wait for a worker before it is answered 503 with Retry-After",
+        std::chrono::milliseconds{100}, std::chrono::minutes{10});
+    s.client_timeout = proxy.getDuration(
+        "client_timeout", s.client_timeout,
+        "Per-phase limit for slow clients: headers, body, taking the answer (408 or connection "
+        "closed)",
+        std::chrono::milliseconds{500}, std::chrono::hours{1});
     s.group = proxy.getString("group", s.group, "Nameserver group token used in event subjects");
     if (!isToken(s.group)) {
         proxy.fail("group", fmt::format("invalid value '{}'; expected [A-Za-z0-9_-]+", s.group));
@@ -59,7 +72,7 @@ ApiProxySettings readApiProxySettings(common::ConfigSection root) {
                      "Zone events kept for retry while NATS is unreachable (oldest dropped beyond)",
                      1, 10'000'000));
 
-    auto tls = root.section("tls", "The proxy's TLS certificate");
+    auto tls = root.section("tls", "The proxy's TLS certificate and client authentication");
     s.tls.cert_file = tls.getString("cert_file", s.tls.cert_file,
                                     "PEM certificate (chain); empty: generate a self-signed one");
     s.tls.key_file = tls.getString("key_file", s.tls.key_file, "PEM private key for cert_file");
@@ -72,6 +85,29 @@ ApiProxySettings readApiProxySettings(common::ConfigSection root) {
     s.tls.san =
         tls.getStringList("san", s.tls.san, "Names and addresses of the generated certificate");
     if (s.tls.san.empty()) tls.fail("san", "at least one name or address is needed");
+    s.tls.client_ca_file = tls.getString(
+        "client_ca_file", s.tls.client_ca_file,
+        "PEM CA certificate(s) that client certificates must chain to (empty: no client "
+        "certificates)");
+    s.tls.validity =
+        tls.getDuration("validity", s.tls.validity, "Lifetime of a generated certificate",
+                        std::chrono::hours{1}, std::chrono::hours{24 * 3650});
+    s.tls.renew_before = tls.getDuration(
+        "renew_before", s.tls.renew_before,
+        "A generated certificate is renewed when it expires within this (at most validity; "
+        "equal to validity renews at every check)",
+        std::chrono::milliseconds{0}, std::chrono::hours{24 * 3650});
+    if (s.tls.renew_before > s.tls.validity) {
+        tls.fail("renew_before",
+                 fmt::format("invalid value '{}'; expected at most tls.validity ('{}')",
+                             common::formatDuration(s.tls.renew_before),
+                             common::formatDuration(s.tls.validity)));
+    }
+    s.tls.check_interval = tls.getDuration(
+        "check_interval", s.tls.check_interval,
+        "How often the running proxy renews a generated certificate that is due, and reloads "
+        "cert_file/key_file (or the generated files) when they changed on disk",
+        std::chrono::seconds{1}, std::chrono::hours{24});
 
     s.nats = common::readNatsSettings(root.section("nats", "NATS connection"));
     if (s.nats.name.empty()) s.nats.name = "pdns-api-proxy";

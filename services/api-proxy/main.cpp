@@ -3,6 +3,7 @@
 
 #include "config.hpp"
 #include "proxy_service.hpp"
+#include "tls.hpp"
 
 namespace {
 
@@ -18,6 +19,10 @@ public:
     std::string defaultHttpListen() const override { return "127.0.0.1:9380"; }
     void loadConfig(common::ConfigSection root) override {
         settings_ = api_proxy::readApiProxySettings(root);
+    }
+    void checkConfig() override {
+        if (!settings_.tls.client_ca_file.empty())
+            static_cast<void>(api_proxy::checkClientCaFile(settings_.tls.client_ca_file));
     }
     std::unique_ptr<common::Service> build(common::DaemonContext& context) override {
         return api_proxy::makeProxyService(settings_, context);

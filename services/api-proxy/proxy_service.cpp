@@ -5,10 +5,14 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -17,6 +21,7 @@
 
 #include <pdns_distribute/common/http_error.hpp>
 
+#include "connection_queue.hpp"
 #include "route_table.hpp"
 
 namespace pdns_distribute::api_proxy {
@@ -28,6 +33,16 @@ using std::chrono::milliseconds;
 constexpr size_t kMaxIdleClients = 16;
 /// Connecting to the upstream (on loopback, normally) never deserves the whole request timeout.
 constexpr milliseconds kMaxConnectTimeout{5000};
+/// After an error answer whose request body was not read, the client gets this long to read
+/// the answer (it was told Connection: close) before the connection is shut down.
+constexpr milliseconds kCloseLinger{1000};
+/// How long past its deadline the watchdog waits before it cuts a connection, so that a late
+/// body is answered 408 by the body reader rather than just disconnected.
+constexpr milliseconds kCutGrace{500};
+/// Threads answering 503 and connections waiting for them; beyond that a connection is closed
+/// before the TLS handshake.
+constexpr size_t kRejectThreads = 2;
+constexpr size_t kMaxRejecting = 64;
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
     return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
@@ -77,6 +92,65 @@ std::string metricMethod(const std::string& method) {
     return "other";
 }
 
+std::vector<std::string> headerValues(const httplib::Headers& headers, const char* name) {
+    std::vector<std::string> out;
+    const auto range = headers.equal_range(name);
+    for (auto it = range.first; it != range.second; ++it) out.push_back(it->second);
+    return out;
+}
+
+std::string_view trim(std::string_view v) {
+    const auto b = v.find_first_not_of(" \t");
+    if (b == std::string_view::npos) return {};
+    const auto e = v.find_last_not_of(" \t");
+    return v.substr(b, e - b + 1);
+}
+
+/// A client-supplied string for a log line: at most `max` bytes, control and non-ASCII bytes as
+/// \xHH, so that a hostile request cannot forge or flood log lines.
+std::string printable(std::string_view text, size_t max = 200) {
+    std::string out;
+    for (const char c : text.substr(0, max)) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u >= 0x7f || c == '\\') {
+            out += fmt::format("\\x{:02x}", u);
+        } else {
+            out.push_back(c);
+        }
+    }
+    if (text.size() > max) out += "...";
+    return out;
+}
+
+/// Methods the proxy forwards (the PowerDNS API's); others (TRACE, CONNECT...) get 405.
+bool forwardedMethod(const std::string& method) {
+    static constexpr std::array kMethods{"GET",   "HEAD",   "POST",   "PUT",
+                                         "PATCH", "DELETE", "OPTIONS"};
+    return std::any_of(kMethods.begin(), kMethods.end(),
+                       [&](const char* m) { return method == m; });
+}
+
+/// Methods whose body httplib reads (its expect_content); a body on any other is not read.
+bool bodyMethod(const std::string& method) {
+    return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
+
+/// Suspends a connection's client deadline while the proxy itself works (the upstream call has
+/// its own timeout) and gives the client a fresh one afterwards, for taking the answer.
+class ProxyWorking final {
+public:
+    ProxyWorking(ClientDeadlines& deadlines, const SSL* conn) : deadlines_(deadlines), conn_(conn) {
+        deadlines_.suspend(conn_);
+    }
+    ~ProxyWorking() { deadlines_.extend(conn_); }
+    ProxyWorking(const ProxyWorking&) = delete;
+    ProxyWorking& operator=(const ProxyWorking&) = delete;
+
+private:
+    ClientDeadlines& deadlines_;
+    const SSL* conn_;
+};
+
 std::string randomInstanceId() {
     std::random_device rd;
     std::uniform_int_distribution<uint64_t> dist;
@@ -104,6 +178,57 @@ bool isHopByHopHeader(std::string_view name) {
     return false;
 }
 
+BodyFraming requestBodyFraming(const std::vector<std::string>& content_length,
+                               const std::vector<std::string>& transfer_encoding,
+                               size_t body_limit) {
+    if (!transfer_encoding.empty()) {
+        // Both headers: a request-smuggling classic (RFC 9112 §6.1 lets a server reject it).
+        if (!content_length.empty()) return BodyFraming::Invalid;
+        std::vector<std::string_view> codings;
+        for (const auto& value : transfer_encoding) {
+            std::string_view v = value;
+            while (true) {
+                const auto comma = v.find(',');
+                if (auto t = trim(v.substr(0, comma)); !t.empty()) codings.push_back(t);
+                if (comma == std::string_view::npos) break;
+                v.remove_prefix(comma + 1);
+            }
+        }
+        // httplib decodes chunked only; a body in any other coding could not be delimited.
+        if (codings.size() == 1 && equalsIgnoreCase(codings.front(), "chunked")) {
+            return BodyFraming::Chunked;
+        }
+        return BodyFraming::Unsupported;
+    }
+    if (content_length.empty()) return BodyFraming::None;
+    // Every value (and list element, RFC 9110 §8.6) must be the same decimal number.
+    std::optional<uint64_t> length;
+    for (const auto& value : content_length) {
+        std::string_view v = value;
+        while (true) {
+            const auto comma = v.find(',');
+            const auto t = trim(v.substr(0, comma));
+            if (t.empty() || t.size() > 19 ||
+                !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+                return BodyFraming::Invalid;
+            }
+            uint64_t n = 0;
+            for (const char c : t) n = n * 10 + static_cast<uint64_t>(c - '0');
+            if (length && *length != n) return BodyFraming::Invalid;
+            length = n;
+            if (comma == std::string_view::npos) break;
+            v.remove_prefix(comma + 1);
+        }
+    }
+    if (*length == 0) return BodyFraming::None;
+    return *length > body_limit ? BodyFraming::TooLarge : BodyFraming::Length;
+}
+
+int retryAfterSeconds(milliseconds queue_timeout) {
+    const auto secs = (queue_timeout.count() + 999) / 1000;
+    return static_cast<int>(std::clamp<int64_t>(secs, 1, 3600));
+}
+
 int upstreamFailureStatus(httplib::Error error, milliseconds elapsed, milliseconds timeout) {
     if (error == httplib::Error::ConnectionTimeout) return 504;
     // httplib 0.11 reports a read timeout as a plain Read error: tell it by the time taken.
@@ -115,8 +240,7 @@ int upstreamFailureStatus(httplib::Error error, milliseconds elapsed, millisecon
 }
 
 ProxyService::ProxyService(ApiProxySettings settings, std::unique_ptr<common::NatsBus> bus,
-                           common::MetricsRegistry& metrics, const CertificatePaths& certificate,
-                           std::string instance_id)
+                           common::MetricsRegistry& metrics, std::string instance_id)
     : settings_(std::move(settings)),
       bus_(std::move(bus)),
       metrics_(metrics),
@@ -137,6 +261,18 @@ ProxyService::ProxyService(ApiProxySettings settings, std::unique_ptr<common::Na
                                .retry_capacity = settings_.retry_queue},
         EventPublisherMetrics::create(metrics));
 
+    certificate_ = std::make_unique<CertificateRenewer>(
+        CertificateSource{
+            .state_dir = settings_.tls.state_dir,
+            .cert_file = settings_.tls.cert_file,
+            .key_file = settings_.tls.key_file,
+            .sans = settings_.tls.san,
+            .options = {.validity = std::chrono::duration_cast<std::chrono::seconds>(
+                            settings_.tls.validity),
+                        .renew_before = std::chrono::duration_cast<std::chrono::seconds>(
+                            settings_.tls.renew_before)}},
+        clock_, CertificateMetrics::create(metrics));
+    const auto& certificate = certificate_->paths();
     server_ = std::make_unique<httplib::SSLServer>(certificate.cert_file.c_str(),
                                                    certificate.key_file.c_str());
     if (!server_->is_valid()) {
@@ -145,23 +281,51 @@ ProxyService::ProxyService(ApiProxySettings settings, std::unique_ptr<common::Na
             "check the [tls] section",
             certificate.cert_file.string(), certificate.key_file.string()));
     }
-    const auto threads = static_cast<size_t>(settings_.max_connections);
+    configureServerContext(server_->ssl_context(), settings_.tls.client_ca_file);
+    certificate_->live().install(server_->ssl_context());
+    deadlines_ = std::make_unique<ClientDeadlines>(settings_.client_timeout, kCutGrace, clock_,
+                                                   ClientDeadlineMetrics::create(metrics));
+    installClientHooks(server_->ssl_context(), *deadlines_);
+
+    const ConnectionQueueSettings queue{.workers = static_cast<size_t>(settings_.max_connections),
+                                        .max_queued = static_cast<size_t>(settings_.max_queued),
+                                        .queue_timeout = settings_.queue_timeout,
+                                        .reject_threads = kRejectThreads,
+                                        .max_rejecting = kMaxRejecting};
+    const auto queue_metrics = ConnectionQueueMetrics::create(metrics);
     // httplib owns the queue it gets from this factory (its API takes a raw pointer).
-    server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    server_->set_payload_max_length(settings_.body_limit_bytes);
-    server_->set_keep_alive_timeout(5);
-    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(settings_.upstream_timeout);
-    server_->set_read_timeout(std::max<time_t>(5, static_cast<time_t>(secs.count())), 0);
-    server_->set_write_timeout(std::max<time_t>(5, static_cast<time_t>(secs.count())), 0);
-    const auto handler = [this](const httplib::Request& req, httplib::Response& res) {
-        handle(req, res);
+    server_->new_task_queue = [this, queue, queue_metrics] {
+        return new ConnectionQueue(queue, clock_, queue_metrics);
     };
-    server_->Get(".*", handler);  // GET and HEAD
-    server_->Post(".*", handler);
-    server_->Put(".*", handler);
-    server_->Patch(".*", handler);
-    server_->Delete(".*", handler);
-    server_->Options(".*", handler);
+    // httplib checks a declared Content-Length against this itself (and drains such a body
+    // before its 413, keeping the connection usable); chunked bodies are checked while read.
+    server_->set_payload_max_length(settings_.body_limit_bytes);
+    // Per recv()/send(); the whole of each phase is bounded by ClientDeadlines.
+    const auto client_timeout = settings_.client_timeout;
+    server_->set_read_timeout(static_cast<time_t>(client_timeout.count() / 1000),
+                              static_cast<time_t>((client_timeout.count() % 1000) * 1000));
+    server_->set_write_timeout(static_cast<time_t>(client_timeout.count() / 1000),
+                               static_cast<time_t>((client_timeout.count() % 1000) * 1000));
+    // An idle keep-alive connection holds a worker: never longer than the client timeout.
+    server_->set_keep_alive_timeout(
+        std::clamp<time_t>(static_cast<time_t>(client_timeout.count() / 1000), 1, 5));
+    server_->set_expect_100_continue_handler(
+        [this](const httplib::Request& req, httplib::Response& res) {
+            return expectContinue(req, res);
+        });
+    server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        return preRoute(req, res) ? httplib::Server::HandlerResponse::Handled
+                                  : httplib::Server::HandlerResponse::Unhandled;
+    });
+    // Requests without a body never get here (preRoute answers them); these read the body.
+    const auto with_body = [this](const httplib::Request& req, httplib::Response& res,
+                                  const httplib::ContentReader& reader) {
+        handleWithBody(req, res, reader);
+    };
+    server_->Post(".*", with_body);
+    server_->Put(".*", with_body);
+    server_->Patch(".*", with_body);
+    server_->Delete(".*", with_body);
     server_->set_exception_handler(
         [this](const httplib::Request& req, httplib::Response& res, const std::exception_ptr& ep) {
             std::string what = "unknown exception";
@@ -199,9 +363,21 @@ ProxyService::~ProxyService() { stop(); }
 
 void ProxyService::start() {
     publisher_->startWorker();
+    deadlines_->startWatchdog();
     listener_ = std::jthread([this] {
         if (!server_->listen_after_bind()) {
             spdlog::error("HTTPS listener on '{}' stopped unexpectedly", settings_.listen);
+        }
+    });
+    renewal_ = std::jthread([this](const std::stop_token& stop) {
+        std::mutex mutex;
+        std::condition_variable_any wake;  // only the stop token wakes it early
+        std::unique_lock lock(mutex);
+        while (!stop.stop_requested()) {
+            static_cast<void>(
+                wake.wait_for(lock, stop, settings_.tls.check_interval, [] { return false; }));
+            if (stop.stop_requested()) break;
+            static_cast<void>(certificate_->check());
         }
     });
     spdlog::info("api-proxy listening on https://{} (port {}), forwarding to '{}'",
@@ -211,9 +387,16 @@ void ProxyService::start() {
 void ProxyService::stop() {
     if (stopped_) return;
     stopped_ = true;
-    // In-flight requests finish (and publish) before the thread pool joins.
+    if (renewal_.joinable()) {
+        renewal_.request_stop();
+        renewal_.join();
+    }
+    // In-flight requests finish (and publish) before the thread pool joins; connections
+    // waiting for their client are closed rather than left to their keep-alive timeout.
     if (server_) server_->stop();
+    if (deadlines_) deadlines_->cutWaiting();
     if (listener_.joinable()) listener_.join();
+    if (deadlines_) deadlines_->stopWatchdog();
     if (publisher_) publisher_->stopWorker();
     publisher_.reset();
     if (bus_) bus_->close();
@@ -269,12 +452,144 @@ void ProxyService::countRequest(const std::string& method, int status) {
         .inc();
 }
 
-void ProxyService::handle(const httplib::Request& req, httplib::Response& res) {
+void ProxyService::answerError(const httplib::Request& req, httplib::Response& res, int status,
+                               const std::string& message, bool close) {
+    res.status = status;
+    res.set_content(nlohmann::json{{"error", message}}.dump(), "application/json");
+    // Bad or slow input from outside: counted by status in requests_total; logged at a
+    // limited rate, as a flood of such requests must not flood the log.
+    uint64_t suppressed = 0;
+    if (refused_log_.allowAt(clock_.steady(), &suppressed)) {
+        spdlog::info("{} '{}' refused with {} ({}){}", printable(req.method, 16),
+                     printable(req.target), status, message,
+                     suppressed > 0 ? fmt::format(" ({} more since the last report)", suppressed)
+                                    : std::string{});
+    }
+    if (close) {
+        res.set_header("Connection", "close");
+        deadlines_->closeAfter(req.ssl, kCloseLinger);
+    }
+    countRequest(req.method, status);
+}
+
+int ProxyService::expectContinue(const httplib::Request& req, httplib::Response& res) {
+    if (currentConnectionMode() == ConnectionMode::Reject) {
+        res.set_header("Retry-After", std::to_string(retryAfterSeconds(settings_.queue_timeout)));
+        answerError(req, res, 503, "proxy busy (every worker is in use); retry later", true);
+        return 503;
+    }
+    const auto framing = requestBodyFraming(headerValues(req.headers, "Content-Length"),
+                                            headerValues(req.headers, "Transfer-Encoding"),
+                                            settings_.body_limit_bytes);
+    if (framing == BodyFraming::TooLarge) {
+        // The client has not sent the body and will not: the connection stays in step.
+        answerError(req, res, 413,
+                    fmt::format("request body larger than the proxy's limit of {} bytes",
+                                settings_.body_limit_bytes),
+                    false);
+        return 413;
+    }
+    return 100;
+}
+
+bool ProxyService::preRoute(const httplib::Request& req, httplib::Response& res) {
+    if (currentConnectionMode() == ConnectionMode::Reject) {
+        res.set_header("Retry-After", std::to_string(retryAfterSeconds(settings_.queue_timeout)));
+        answerError(req, res, 503, "proxy busy (every worker is in use); retry later", true);
+        return true;
+    }
+    if (!forwardedMethod(req.method)) {
+        answerError(req, res, 405,
+                    fmt::format("method '{}' not allowed", printable(req.method, 16)), true);
+        return true;
+    }
+    const auto framing = requestBodyFraming(headerValues(req.headers, "Content-Length"),
+                                            headerValues(req.headers, "Transfer-Encoding"),
+                                            settings_.body_limit_bytes);
+    switch (framing) {
+        case BodyFraming::Invalid:
+            answerError(req, res, 400, "invalid request body framing (Content-Length)", true);
+            return true;
+        case BodyFraming::Unsupported:
+            answerError(req, res, 501, "unsupported Transfer-Encoding (only chunked)", true);
+            return true;
+        case BodyFraming::None:
+            // httplib would wait for the end of the connection for a PUT without a length;
+            // RFC 9112 §6.3: no Content-Length and no Transfer-Encoding means no body.
+            forward(req, {}, res);
+            return true;
+        case BodyFraming::Length:
+        case BodyFraming::Chunked:
+        case BodyFraming::TooLarge:
+            break;
+    }
+    if (!bodyMethod(req.method)) {
+        answerError(req, res, 400, fmt::format("a {} request cannot carry a body", req.method),
+                    true);
+        return true;
+    }
+    // httplib would hand a multipart body to its form parser, not to the proxy.
+    if (req.get_header_value("Content-Type").starts_with("multipart/form-data")) {
+        answerError(req, res, 415, "multipart bodies are not accepted", true);
+        return true;
+    }
+    deadlines_->extend(req.ssl);  // the body gets a full client_timeout of its own
+    return false;
+}
+
+void ProxyService::handleWithBody(const httplib::Request& req, httplib::Response& res,
+                                  const httplib::ContentReader& reader) {
+    const auto started = clock_.steady();
+    const auto deadline = started + settings_.client_timeout;
+    const auto limit = settings_.body_limit_bytes;
+    std::string body;
+    bool too_large = false;
+    bool late = false;
+    const bool read = reader([&](const char* data, size_t size) {
+        if (clock_.steady() > deadline) {
+            late = true;
+            return false;
+        }
+        if (too_large || body.size() + size > limit) {
+            // Read on and discard (within the deadline), so that the 413 reaches a client that
+            // is still sending, on a connection still in step.
+            too_large = true;
+            body.clear();
+            return true;
+        }
+        body.append(data, size);
+        return true;
+    });
+    const auto framing = requestBodyFraming(headerValues(req.headers, "Content-Length"),
+                                            headerValues(req.headers, "Transfer-Encoding"), limit);
+    if (too_large || framing == BodyFraming::TooLarge) {
+        // httplib drains a declared oversize body itself and then fails the read.
+        answerError(req, res, 413,
+                    fmt::format("request body larger than the proxy's limit of {} bytes", limit),
+                    !read);
+        return;
+    }
+    if (!read) {
+        if (late || clock_.steady() - started >= settings_.client_timeout) {
+            answerError(req, res, 408,
+                        fmt::format("request body not received within {} ms",
+                                    settings_.client_timeout.count()),
+                        true);
+        } else {
+            answerError(req, res, 400, "cannot read the request body", true);
+        }
+        return;
+    }
+    forward(req, std::move(body), res);
+}
+
+void ProxyService::forward(const httplib::Request& req, std::string body, httplib::Response& res) {
+    const ProxyWorking working(*deadlines_, req.ssl);
     httplib::Request up;
     up.method = req.method;
     up.path = req.target;
     up.headers = forwardable(req.headers);
-    up.body = req.body;
+    up.body = std::move(body);
 
     const auto started = std::chrono::steady_clock::now();
     auto client = acquireClient();
@@ -332,8 +647,16 @@ void ProxyService::handle(const httplib::Request& req, httplib::Response& res) {
 
 std::unique_ptr<common::Service> makeProxyService(const ApiProxySettings& settings,
                                                   common::DaemonContext& context) {
-    const auto certificate = ensureCertificate(settings.tls.state_dir, settings.tls.cert_file,
-                                               settings.tls.key_file, settings.tls.san);
+    // Before connecting: a certificate problem fails start-up at once. The service loads it
+    // again (unchanged by then) and keeps it current.
+    static_cast<void>(ensureCertificate(
+        settings.tls.state_dir, settings.tls.cert_file, settings.tls.key_file, settings.tls.san,
+        {.validity = std::chrono::duration_cast<std::chrono::seconds>(settings.tls.validity),
+         .renew_before =
+             std::chrono::duration_cast<std::chrono::seconds>(settings.tls.renew_before)}));
+    if (!settings.tls.client_ca_file.empty()) {
+        static_cast<void>(checkClientCaFile(settings.tls.client_ca_file));  // before connecting
+    }
     auto bus = common::NatsBus::connect(settings.nats);
     common::StreamSettings stream;
     stream.replicas = settings.stream_replicas;
@@ -343,7 +666,7 @@ std::unique_ptr<common::Service> makeProxyService(const ApiProxySettings& settin
     }
     // Message ids only need to be unique per logical publish; a fresh random instance id per
     // process start gives that without state on disk.
-    return std::make_unique<ProxyService>(settings, std::move(bus), context.metrics, certificate,
+    return std::make_unique<ProxyService>(settings, std::move(bus), context.metrics,
                                           "api-proxy-" + randomInstanceId());
 }
 

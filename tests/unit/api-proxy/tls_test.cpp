@@ -15,13 +15,18 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <pdns_distribute/common/metrics.hpp>
+
+#include "manual_clock.hpp"
 #include "tls.hpp"
 
 namespace pdns_distribute::api_proxy {
@@ -228,6 +233,302 @@ TEST_F(TlsTest, ConfiguredMismatch_Throws) {
 
 TEST_F(TlsTest, OnlyCertConfigured_Throws) {
     EXPECT_THROW((void)ensureCertificate(dir_, "/some/cert.pem", "", sans_), std::runtime_error);
+}
+
+/// checkClientCaFile's message for `path`, or "" when it accepted the file.
+std::string clientCaError(const std::string& path) {
+    try {
+        (void)checkClientCaFile(path);
+        return {};
+    } catch (const std::runtime_error& e) {
+        return e.what();
+    }
+}
+
+TEST_F(TlsTest, ClientCaFile_CountsItsCertificates) {
+    const auto a = ensureCertificate(dir_ / "a", "", "", sans_);
+    const auto b = ensureCertificate(dir_ / "b", "", "", sans_);
+    EXPECT_EQ(checkClientCaFile(a.cert_file.string()), 1U);
+    const auto both = dir_ / "both.pem";
+    std::ofstream(both) << readAll(a.cert_file) << readAll(b.cert_file);
+    EXPECT_EQ(checkClientCaFile(both.string()), 2U);
+}
+
+TEST_F(TlsTest, ClientCaFileUnusable_ThrowsNamingIt) {
+    fs::create_directories(dir_);
+    const auto missing = (dir_ / "missing.pem").string();
+    const auto empty = (dir_ / "empty.pem").string();
+    std::ofstream(empty) << "";
+    const auto text = (dir_ / "text.pem").string();
+    std::ofstream(text) << "not a certificate\n";
+    const auto broken = (dir_ / "broken.pem").string();
+    std::ofstream(broken) << "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n"
+                             "-----END CERTIFICATE-----\n";
+    for (const auto& path : {missing, empty, text, broken}) {
+        const auto error = clientCaError(path);
+        EXPECT_NE(error.find("'" + path + "'"), std::string::npos) << path << ": " << error;
+        EXPECT_NE(error.find("tls.client_ca_file"), std::string::npos) << error;
+    }
+    EXPECT_NE(clientCaError(missing).find("No such file"), std::string::npos);
+}
+
+struct SslCtxFree {
+    void operator()(SSL_CTX* p) const { SSL_CTX_free(p); }
+};
+
+TEST_F(TlsTest, ServerContextWithoutClientCa_NoClientCertificateAsked) {
+    std::unique_ptr<SSL_CTX, SslCtxFree> ctx{SSL_CTX_new(TLS_server_method())};
+    ASSERT_TRUE(ctx);
+    configureServerContext(ctx.get(), "");
+    EXPECT_EQ(SSL_CTX_get_verify_mode(ctx.get()), SSL_VERIFY_NONE);
+    EXPECT_EQ(SSL_CTX_get_min_proto_version(ctx.get()), TLS1_2_VERSION);
+    EXPECT_NE(SSL_CTX_get_options(ctx.get()) & SSL_OP_NO_RENEGOTIATION, 0U);
+}
+
+TEST_F(TlsTest, ServerContextWithClientCa_CertificateRequiredAndIssuerAnnounced) {
+    const auto ca = ensureCertificate(dir_ / "ca", "", "", {"client-ca.example"});
+    std::unique_ptr<SSL_CTX, SslCtxFree> ctx{SSL_CTX_new(TLS_server_method())};
+    ASSERT_TRUE(ctx);
+    configureServerContext(ctx.get(), ca.cert_file.string());
+    EXPECT_EQ(SSL_CTX_get_verify_mode(ctx.get()),
+              SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
+    const auto* names = SSL_CTX_get_client_CA_list(ctx.get());
+    ASSERT_NE(names, nullptr);
+    EXPECT_EQ(sk_X509_NAME_num(names), 1);
+}
+
+TEST_F(TlsTest, ServerContextWithBadClientCa_Throws) {
+    std::unique_ptr<SSL_CTX, SslCtxFree> ctx{SSL_CTX_new(TLS_server_method())};
+    ASSERT_TRUE(ctx);
+    EXPECT_THROW(configureServerContext(ctx.get(), (dir_ / "missing.pem").string()),
+                 std::runtime_error);
+}
+
+// --- renewal while running ---
+
+using std::chrono::hours;
+using std::chrono::seconds;
+using std::chrono::system_clock;
+
+TEST(RenewalDueTest, OutsideTheWindow_NotDue) {
+    const auto now = system_clock::now();
+    EXPECT_FALSE(renewalDue(now + hours{24 * 31}, now, hours{24 * 30}));
+    EXPECT_FALSE(renewalDue(now + hours{1} + seconds{1}, now, hours{1}));
+}
+
+TEST(RenewalDueTest, InsideTheWindowOrExpired_Due) {
+    const auto now = system_clock::now();
+    EXPECT_TRUE(renewalDue(now + hours{1}, now, hours{1}));  // the boundary renews
+    EXPECT_TRUE(renewalDue(now + hours{24 * 29}, now, hours{24 * 30}));
+    EXPECT_TRUE(renewalDue(now - hours{1}, now, hours{24 * 30}));
+    EXPECT_TRUE(renewalDue(now, now, seconds{0}));
+}
+
+struct SslFree {
+    void operator()(SSL* p) const { SSL_free(p); }
+};
+using SslPtr = std::unique_ptr<SSL, SslFree>;
+using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
+
+/// A client and a server connection over an in-memory BIO pair, handshake done.
+struct TlsPair {
+    SslPtr client;
+    SslPtr server;
+};
+
+/// Connects a new client (no verification: the test reads the certificate it was served) to a
+/// new server connection on `server_ctx`; empty pointers when the handshake fails.
+TlsPair connectTo(SSL_CTX* server_ctx) {
+    SslCtxPtr client_ctx{SSL_CTX_new(TLS_client_method())};
+    if (!client_ctx) return {};
+    TlsPair pair{SslPtr{SSL_new(client_ctx.get())}, SslPtr{SSL_new(server_ctx)}};
+    BIO* client_bio = nullptr;
+    BIO* server_bio = nullptr;
+    if (!pair.client || !pair.server || BIO_new_bio_pair(&client_bio, 0, &server_bio, 0) != 1) {
+        return {};
+    }
+    SSL_set_bio(pair.client.get(), client_bio, client_bio);  // each SSL owns its end
+    SSL_set_bio(pair.server.get(), server_bio, server_bio);
+    SSL_set_connect_state(pair.client.get());
+    SSL_set_accept_state(pair.server.get());
+    for (int round = 0; round < 20; ++round) {
+        const int c = SSL_do_handshake(pair.client.get());
+        const int s = SSL_do_handshake(pair.server.get());
+        if (c == 1 && s == 1) return pair;
+    }
+    return {};
+}
+
+std::string serialText(const X509* cert) {
+    std::unique_ptr<BIGNUM, decltype(&BN_free)> bn{
+        ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr), &BN_free};
+    char* hex = BN_bn2hex(bn.get());
+    std::string out{hex};
+    OPENSSL_free(hex);
+    return out;
+}
+
+/// Serial of the certificate a new client is served by `ctx`, "" when the handshake fails.
+std::string servedSerial(SSL_CTX* ctx) {
+    const auto pair = connectTo(ctx);
+    if (!pair.client) return {};
+    std::unique_ptr<X509, X509Free> peer{SSL_get1_peer_certificate(pair.client.get())};
+    return peer ? serialText(peer.get()) : std::string{};
+}
+
+std::string serialOfFile(const fs::path& cert_file) {
+    auto cert = loadCert(cert_file);
+    return cert ? serialText(cert.get()) : std::string{};
+}
+
+/// A server context set up like the proxy's: httplib loads the start-up files, then ours.
+SslCtxPtr serverContext(const CertificatePaths& paths, LiveCertificate& live) {
+    SslCtxPtr ctx{SSL_CTX_new(TLS_server_method())};
+    EXPECT_TRUE(ctx);
+    EXPECT_EQ(SSL_CTX_use_certificate_chain_file(ctx.get(), paths.cert_file.c_str()), 1);
+    EXPECT_EQ(SSL_CTX_use_PrivateKey_file(ctx.get(), paths.key_file.c_str(), SSL_FILETYPE_PEM), 1);
+    configureServerContext(ctx.get(), "");
+    live.install(ctx.get());
+    return ctx;
+}
+
+TEST_F(TlsTest, LiveCertificateLoaded_NewHandshakesGetIt_OpenConnectionsKeepWorking) {
+    const auto a = ensureCertificate(dir_ / "a", "", "", sans_);
+    const auto b = ensureCertificate(dir_ / "b", "", "", sans_);
+    ASSERT_NE(serialOfFile(a.cert_file), serialOfFile(b.cert_file));
+    LiveCertificate live;
+    live.load(a.cert_file, a.key_file);
+    const auto ctx = serverContext(a, live);
+    EXPECT_EQ(servedSerial(ctx.get()), serialOfFile(a.cert_file));
+    const auto open = connectTo(ctx.get());
+    ASSERT_TRUE(open.client);
+
+    live.load(b.cert_file, b.key_file);
+    EXPECT_EQ(live.serial(), serialOfFile(b.cert_file));
+    EXPECT_EQ(servedSerial(ctx.get()), serialOfFile(b.cert_file));
+
+    // The connection made before still carries data, in both directions.
+    ASSERT_EQ(SSL_write(open.client.get(), "ping", 4), 4);
+    char buf[8] = {};
+    ASSERT_EQ(SSL_read(open.server.get(), buf, sizeof(buf)), 4);
+    EXPECT_EQ(std::string(buf, 4), "ping");
+    ASSERT_EQ(SSL_write(open.server.get(), "pong", 4), 4);
+    ASSERT_EQ(SSL_read(open.client.get(), buf, sizeof(buf)), 4);
+    EXPECT_EQ(std::string(buf, 4), "pong");
+}
+
+TEST_F(TlsTest, LiveCertificateBadFile_ThrowsNamingIt_KeepsServingTheOld) {
+    const auto a = ensureCertificate(dir_ / "a", "", "", sans_);
+    const auto b = ensureCertificate(dir_ / "b", "", "", sans_);
+    LiveCertificate live;
+    live.load(a.cert_file, a.key_file);
+    const auto ctx = serverContext(a, live);
+    const auto garbage = dir_ / "garbage.crt";
+    std::ofstream(garbage) << "not a certificate\n";
+    const auto missing = dir_ / "missing.key";
+    const std::vector<std::pair<fs::path, fs::path>> bad{
+        {garbage, a.key_file},       // unparsable certificate
+        {a.cert_file, missing},      // missing key
+        {a.cert_file, b.key_file}};  // key of another certificate
+    for (const auto& [cert, key] : bad) {
+        try {
+            live.load(cert, key);
+            ADD_FAILURE() << "accepted " << cert << " with " << key;
+        } catch (const std::runtime_error& e) {
+            const std::string what = e.what();
+            const auto named = (cert == a.cert_file ? key : cert).string();
+            EXPECT_NE(what.find("'" + named + "'"), std::string::npos) << what;
+        }
+        EXPECT_EQ(live.serial(), serialOfFile(a.cert_file));
+        EXPECT_EQ(servedSerial(ctx.get()), serialOfFile(a.cert_file));
+    }
+}
+
+class RenewerTest : public TlsTest {
+protected:
+    void SetUp() override {
+        TlsTest::SetUp();
+        clock_.setSystem(system_clock::now());
+    }
+    CertificateMetrics metrics() { return CertificateMetrics::create(registry_); }
+    double expiry() {
+        return registry_.gauge("pdns_distribute_api_proxy_tls_cert_expiry_seconds", "").value();
+    }
+    uint64_t failures() {
+        return registry_.counter("pdns_distribute_api_proxy_tls_reload_failures_total", "").value();
+    }
+    uint64_t reloads() {
+        return registry_.counter("pdns_distribute_api_proxy_tls_reloads_total", "").value();
+    }
+
+    common::MetricsRegistry registry_;
+    testing::ManualClock clock_;
+};
+
+TEST_F(RenewerTest, GeneratedNotDue_Unchanged) {
+    CertificateRenewer renewer(CertificateSource{.state_dir = dir_, .sans = sans_, .options = {}},
+                               clock_, metrics());
+    const auto serial = renewer.live().serial();
+    clock_.advance(hours{24 * 59});  // 90-day certificate, renewed within 30 days: not yet
+    EXPECT_EQ(renewer.check(), CertificateRenewer::Outcome::Unchanged);
+    EXPECT_EQ(renewer.live().serial(), serial);
+    EXPECT_EQ(reloads(), 0U);
+}
+
+TEST_F(RenewerTest, GeneratedDueOnTheClock_RegeneratedAndServed) {
+    CertificateRenewer renewer(CertificateSource{.state_dir = dir_, .sans = sans_, .options = {}},
+                               clock_, metrics());
+    LiveCertificate& live = renewer.live();
+    const auto ctx = serverContext(renewer.paths(), live);
+    const auto first = live.serial();
+    const auto first_expiry = expiry();
+    EXPECT_EQ(first_expiry,
+              static_cast<double>(system_clock::to_time_t(clock_.system() + hours{24 * 90})));
+    EXPECT_EQ(servedSerial(ctx.get()), first);
+
+    clock_.advance(hours{24 * 61});
+    EXPECT_EQ(renewer.check(), CertificateRenewer::Outcome::Reloaded);
+    EXPECT_NE(live.serial(), first);
+    EXPECT_EQ(live.serial(), serialOfFile(renewer.paths().cert_file));
+    EXPECT_EQ(servedSerial(ctx.get()), live.serial());
+    EXPECT_EQ(expiry(), first_expiry + 61.0 * 86400);
+    EXPECT_EQ(reloads(), 1U);
+    EXPECT_EQ(failures(), 0U);
+    // Renewed: the next check finds nothing to do.
+    EXPECT_EQ(renewer.check(), CertificateRenewer::Outcome::Unchanged);
+}
+
+TEST_F(RenewerTest, ConfiguredFilesReplaced_Reloaded_BadFileKeepsTheOld) {
+    const auto a = ensureCertificate(dir_ / "a", "", "", sans_);
+    const auto b = ensureCertificate(dir_ / "b", "", "", sans_);
+    const auto cert = dir_ / "proxy.crt";
+    const auto key = dir_ / "proxy.key";
+    fs::copy_file(a.cert_file, cert);
+    fs::copy_file(a.key_file, key);
+    CertificateRenewer renewer(CertificateSource{.state_dir = dir_ / "unused",
+                                                 .cert_file = cert.string(),
+                                                 .key_file = key.string(),
+                                                 .sans = sans_,
+                                                 .options = {}},
+                               clock_, metrics());
+    const auto ctx = serverContext(renewer.paths(), renewer.live());
+    EXPECT_EQ(renewer.check(), CertificateRenewer::Outcome::Unchanged);
+
+    std::ofstream(cert, std::ios::trunc) << "garbage\n";
+    EXPECT_EQ(renewer.check(), CertificateRenewer::Outcome::Failed);
+    EXPECT_EQ(failures(), 1U);
+    EXPECT_EQ(servedSerial(ctx.get()), serialOfFile(a.cert_file));
+
+    // The operator puts a new pair in place (by rename, as an ACME client would).
+    fs::copy_file(b.key_file, dir_ / "new.key");
+    fs::copy_file(b.cert_file, dir_ / "new.crt");
+    fs::rename(dir_ / "new.key", key);
+    fs::rename(dir_ / "new.crt", cert);
+    EXPECT_EQ(renewer.check(), CertificateRenewer::Outcome::Reloaded);
+    EXPECT_EQ(servedSerial(ctx.get()), serialOfFile(b.cert_file));
+    EXPECT_EQ(reloads(), 1U);
+    EXPECT_EQ(failures(), 1U);
+    EXPECT_FALSE(fs::exists(dir_ / "unused"));
 }
 
 }  // namespace
