@@ -9,6 +9,8 @@ packages=(
   libnats-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libsodium-dev
   libcli11-dev libgtest-dev libgmock-dev libldns-dev libssl-dev libtomlplusplus-dev libsystemd-dev
   nats-server pdns-server pdns-backend-sqlite3 sqlite3 dnsutils ldnsutils curl
+  # e2e: the NATS TLS test CA (openssl CLI); bcrypt for NATS passwords comes with libc6-dev
+  openssl
   clang-format clang-tidy shellcheck
   # packaging tests (tests/packaging): .deb build, lint, install/upgrade/purge in a chroot
   debhelper devscripts lintian help2man debootstrap systemd

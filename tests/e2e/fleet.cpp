@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "fleet.hpp"
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <pdns_distribute/common/dns.hpp>
@@ -80,7 +86,194 @@ Fleet::Fleet(FleetOptions o)
     }
 }
 
-Fleet::~Fleet() { dumpLogsIfFailed(60); }
+Fleet::~Fleet() {
+    if (secureNats() && options.fail_on_permission_violation) {
+        const auto violations = natsPermissionViolations();
+        EXPECT_TRUE(violations.empty())
+            << "nats-server refused something a daemon did: the shipped permissions in "
+               "packaging/nats/nats-server.conf lack it\n"
+            << fmt::format("{}", fmt::join(violations, "\n"));
+    }
+    dumpLogsIfFailed(60);
+}
+
+namespace {
+
+std::string readText(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error(fmt::format("cannot read '{}'", path));
+    std::stringstream content;
+    content << in.rdbuf();
+    return content.str();
+}
+
+void replaceAll(std::string& text, const std::string& from, const std::string& to) {
+    for (size_t pos = text.find(from); pos != std::string::npos;
+         pos = text.find(from, pos + to.size())) {
+        text.replace(pos, from.size(), to);
+    }
+}
+
+/// The line range [start of the line holding `begin`, end of the line holding `end`].
+std::pair<size_t, size_t> lineBlock(const std::string& text, const std::string& begin,
+                                    const std::string& end) {
+    const auto b = text.find(begin);
+    const auto e = text.find(end);
+    if (b == std::string::npos || e == std::string::npos || e < b) {
+        throw std::runtime_error(
+            fmt::format("cannot find the block '{}' ... '{}' in the NATS config", begin, end));
+    }
+    const auto line_start = text.rfind('\n', b);
+    const auto line_end = text.find('\n', e);
+    return {line_start == std::string::npos ? 0 : line_start + 1,
+            line_end == std::string::npos ? text.size() : line_end + 1};
+}
+
+std::string quotedList(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "\"" : ", \"") + item + "\"";
+    return out;
+}
+
+/// A daemon's [nats] section for these settings.
+std::string natsSectionFor(const common::NatsSettings& s) {
+    std::string out = fmt::format("[nats]\nurls = [{}]\n", quotedList(s.urls));
+    if (!s.user.empty()) {
+        out += fmt::format("user = \"{}\"\npassword_file = \"{}\"\n", s.user, s.password_file);
+    }
+    if (!s.tls_ca_file.empty()) {
+        out += fmt::format(
+            "tls_ca_file = \"{}\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n"
+            "tls_server_name = \"{}\"\n",
+            s.tls_ca_file, s.tls_cert_file, s.tls_key_file, s.tls_server_name);
+    }
+    if (!s.inbox_prefix.empty()) out += fmt::format("inbox_prefix = \"{}\"\n", s.inbox_prefix);
+    return out;
+}
+
+}  // namespace
+
+bool Fleet::secureNats() const { return options.secure_nats && options.nats_urls.empty(); }
+
+std::string Fleet::nodeId(size_t i) { return fmt::format("sec{}", i + 1); }
+
+std::string Fleet::natsUser(Role role, const std::string& node_id) {
+    switch (role) {
+        case Role::ApiProxy:
+            return "api-proxy";
+        case Role::ZoneProvider:
+            return "zone-provider";
+        case Role::HealthChecker:
+            return "health-checker";
+        case Role::Secondary:
+            return "syncer-" + node_id;
+        case Role::Admin:
+        case Role::Primary:
+            return "admin";
+    }
+    return {};
+}
+
+std::string Fleet::natsPasswordFile(const std::string& user) const {
+    return dir.file("nats-" + user + ".password");
+}
+
+void Fleet::setUpSecureNats() {
+    const std::string tls_dir = dir.file("nats-tls");
+    std::filesystem::create_directories(tls_dir);
+    nats_ca_ = std::make_unique<TestCa>(tls_dir, "ca");
+    (void)nats_ca_->issueServer("server");
+    std::vector<std::string> users{natsUser(Role::ApiProxy), natsUser(Role::ZoneProvider),
+                                   natsUser(Role::HealthChecker), natsUser(Role::Admin)};
+    for (size_t i = 0; i < secondaries.size(); ++i) {
+        users.push_back(natsUser(Role::Secondary, nodeId(i)));
+    }
+    for (const auto& user : users) {
+        const std::string password =
+            (options.nats_password.empty() ? "" : options.nats_password + "-") + randomHex(16);
+        nats_passwords_[user] = password;
+        dir.writeFile("nats-" + user + ".password", password + "\n", 0600);
+        (void)nats_ca_->issueClient(user);
+    }
+
+    // The shipped file, with only its paths and password hashes replaced; the secondaries'
+    // entries come from its template block through the shipped generator script.
+    const std::string shipped = std::string(PDD_SOURCE_DIR) + "/packaging/nats/nats-server.conf";
+    std::string text = readText(shipped);
+    replaceAll(text, "/etc/nats/tls/", tls_dir + "/");
+    replaceAll(text, "\"/var/lib/nats\"", "\"" + nats.storeDir() + "\"");
+    std::string entries;
+    for (size_t i = 0; i < secondaries.size(); ++i) {
+        const auto user = natsUser(Role::Secondary, nodeId(i));
+        auto r = runCommand({std::string(PDD_SOURCE_DIR) + "/packaging/nats/pdd-nats-secondary.sh",
+                             "-c", shipped, "-p", bcryptHash(nats_passwords_.at(user)), nodeId(i)});
+        if (r.exit_code != 0) {
+            throw std::runtime_error("pdd-nats-secondary.sh failed: " + r.err + r.out);
+        }
+        entries += r.out;
+    }
+    const auto [begin, end] = lineBlock(text, "# >>> secondary ns1", "# <<< secondary ns1");
+    text.replace(begin, end - begin, entries);
+    for (const auto& user : users) {
+        replaceAll(text, "\"$2b$11$CHANGE-ME-" + user + "\"",
+                   "\"" + bcryptHash(nats_passwords_.at(user)) + "\"");
+    }
+    if (text.find("\"$2b$11$CHANGE-ME-") != std::string::npos) {
+        throw std::runtime_error("the rendered NATS config still holds a CHANGE-ME placeholder:\n" +
+                                 text);
+    }
+    nats_config_text_ = text;
+    nats.setConfig(text);
+}
+
+common::NatsSettings Fleet::natsSettingsFor(Role role, size_t i) const {
+    common::NatsSettings s;
+    if (!options.nats_urls.empty()) {
+        s.urls = options.nats_urls;
+        return s;
+    }
+    if (!secureNats()) {
+        s.urls = {nats.url()};
+        if (!options.nats_password.empty()) {
+            s.user = "pdd";
+            s.password_file = dir.file("nats-password");
+        }
+        return s;
+    }
+    if (!nats_ca_) throw std::runtime_error("cannot give NATS settings before Fleet::start()");
+    const auto user = natsUser(role, nodeId(i));
+    s.urls = {fmt::format("tls://127.0.0.1:{}", nats.port())};
+    s.user = user;
+    s.password_file = natsPasswordFile(user);
+    s.tls_ca_file = nats_ca_->caFile();
+    s.tls_cert_file = dir.file("nats-tls/" + user + ".crt");
+    s.tls_key_file = dir.file("nats-tls/" + user + ".key");
+    s.tls_server_name = "localhost";  // the server certificate's name, checked by nats.c
+    // Each role may subscribe only below its own inbox (the admin anywhere).
+    if (role != Role::Admin && role != Role::Primary) s.inbox_prefix = "_INBOX." + user;
+    return s;
+}
+
+std::vector<std::string> Fleet::natsPermissionViolations() const {
+    std::vector<std::string> out;
+    if (!options.nats_urls.empty()) return out;
+    int starts = 0;
+    for (auto& line : nats.permissionViolations()) {
+        if (line.starts_with("=== start: ")) {
+            ++starts;
+            continue;
+        }
+        // After a restart, a responder may still answer a request the previous server process
+        // delivered: the new one never saw that request, so allow_responses does not cover the
+        // reply and drops it. Its requester has given up by then: harmless.
+        if (starts > 1 && line.find("Publish Violation") != std::string::npos &&
+            line.find("Subject \"_INBOX.") != std::string::npos) {
+            continue;
+        }
+        out.push_back(std::move(line));
+    }
+    return out;
+}
 
 void Fleet::writeConfigs() {
     secret_key_file = dir.file("zonedata.key");
@@ -91,37 +284,45 @@ void Fleet::writeConfigs() {
     proxy_port = freeTcpPort();
     provider_http_port_ = freeTcpPort();
     checker_http_port_ = freeTcpPort();
-    const auto nats_section = natsSection();
     dir.writeFile(
         "api-proxy.toml",
         logSection() + fmt::format("[http]\nlisten = \"127.0.0.1:{}\"\n"
                                    "[proxy]\nlisten = \"127.0.0.1:{}\"\nupstream_url = \"{}\"\n"
                                    "[tls]\nstate_dir = \"{}\"\n[stream]\nreplicas = {}\n{}",
                                    freeTcpPort(), proxy_port, primary.apiUrl(),
-                                   dir.file("proxy-state"), options.stream_replicas, nats_section));
+                                   dir.file("proxy-state"), options.stream_replicas,
+                                   natsSection(Role::ApiProxy)));
     dir.writeFile("health-checker.toml", checkerConfig(checker_http_port_));
     for (size_t i = 0; i < secondaries.size(); ++i) {
         syncer_http_ports.push_back(freeTcpPort());
         syncer_listen_ports.push_back(freeDnsPort());
         dir.writeFile(fmt::format("syncer{}.toml", i + 1),
-                      syncerConfig(i, fmt::format("sec{}", i + 1), syncer_http_ports[i],
-                                   syncer_listen_ports[i]));
+                      syncerConfig(i, nodeId(i), syncer_http_ports[i], syncer_listen_ports[i]));
     }
 }
 
-std::string Fleet::natsSection() const {
-    std::string urls;
-    for (const auto& u :
-         options.nats_urls.empty() ? std::vector<std::string>{nats.url()} : options.nats_urls) {
-        urls += (urls.empty() ? "\"" : ", \"") + u + "\"";
-    }
-    if (options.nats_password.empty()) return fmt::format("[nats]\nurls = [{}]\n", urls);
-    return fmt::format("[nats]\nurls = [{}]\nuser = \"pdd\"\npassword_file = \"{}\"\n", urls,
-                       dir.file("nats-password"));
-}
+std::string Fleet::natsSection(Role role) const { return natsSectionFor(natsSettingsFor(role)); }
 
-std::string Fleet::syncerNatsSection(bool ipv6) const {
-    if (options.nats_password.empty() && !ipv6) return natsSection();
+std::string Fleet::syncerNatsSection(const std::string& node_id, bool ipv6) const {
+    if (secureNats()) {
+        const auto user = natsUser(Role::Secondary, node_id);
+        auto settings = natsSettingsFor(Role::Secondary);
+        settings.user = user;
+        settings.password_file = natsPasswordFile(user);
+        settings.tls_cert_file = dir.file("nats-tls/" + user + ".crt");
+        settings.tls_key_file = dir.file("nats-tls/" + user + ".key");
+        settings.inbox_prefix = "_INBOX." + user;
+        const std::string host = fmt::format("{}:{}", ipv6 ? "[::1]" : "127.0.0.1", nats.port());
+        settings.urls = {"tls://" + host};
+        if (!options.nats_password.empty()) {
+            // The credentials ride in the URL: the secrets test checks they are redacted.
+            settings.urls = {fmt::format("tls://{}:{}@{}", user, nats_passwords_.at(user), host)};
+            settings.user.clear();
+            settings.password_file.clear();
+        }
+        return natsSectionFor(settings);
+    }
+    if (options.nats_password.empty() && !ipv6) return natsSection(Role::Secondary);
     const std::string url = ipv6 ? nats.urlV6() : nats.url();
     if (options.nats_password.empty()) return fmt::format("[nats]\nurls = [\"{}\"]\n", url);
     const auto host = url.substr(std::string("nats://").size());
@@ -144,7 +345,8 @@ std::string Fleet::checkerConfig(int http_port) const {
                http_port, options.reconcile_interval.count(), primary.dnsPort(),
                options.canary_zone, options.event_check_wait.count(), options.leader_ttl.count(),
                options.nsec3_policy ? "true" : "false", options.tombstone_age.count(),
-               options.stream_replicas, primary.apiUrl(), primary.apiKeyFile(), natsSection());
+               options.stream_replicas, primary.apiUrl(), primary.apiKeyFile(),
+               natsSection(Role::HealthChecker));
 }
 
 void Fleet::startSecondChecker() {
@@ -170,7 +372,7 @@ std::string Fleet::syncerConfig(size_t i, const std::string& node_id, int http_p
                listen_port, v6 ? "[::1]" : "127.0.0.1", secondaries[i]->dnsPort(),
                options.heartbeat.count(), options.scan_interval.count(), public_key_file,
                options.stream_replicas, secondaries[i]->apiUrl(), secondaries[i]->apiKeyFile(),
-               syncerNatsSection(v6));
+               syncerNatsSection(node_id, v6));
 }
 
 void Fleet::startDaemon(ChildProcess& p, const std::string& binary, const std::string& config,
@@ -188,7 +390,7 @@ void Fleet::startProvider(const std::string& server_id) {
                         "[pdns]\nurl = \"{}\"\nserver_id = \"{}\"\napi_key_file = \"{}\"\n{}",
                         provider_http_port_, primary.dnsPort(), secret_key_file,
                         options.canary_zone, primary.apiUrl(), server_id, primary.apiKeyFile(),
-                        natsSection()));
+                        natsSection(Role::ZoneProvider)));
     startDaemon(provider, "pdns-zone-provider", config, "zone-provider");
     if (!waitHttpHealth(provider_http_port_, 20s))
         throw std::runtime_error("zone-provider did not start");
@@ -197,7 +399,9 @@ void Fleet::startProvider(const std::string& server_id) {
 int Fleet::stopProvider() { return provider.stop(); }
 
 void Fleet::start() {
-    if (!options.nats_password.empty()) {
+    if (secureNats()) {
+        setUpSecureNats();
+    } else if (!options.nats_password.empty()) {
         dir.writeFile("nats-password", options.nats_password + "\n", 0600);
         nats.setConfig(fmt::format("authorization {{\n  user: pdd\n  password: \"{}\"\n}}\n",
                                    options.nats_password));

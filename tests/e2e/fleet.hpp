@@ -5,6 +5,7 @@
 // each with its syncer. Everything runs on ephemeral ports in temp dirs.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include <pdns_distribute/common/bus.hpp>
 
 #include "harness.hpp"
 
@@ -40,14 +43,32 @@ struct FleetOptions {
     /// only, and their syncer reaches pdns and NATS over ::1.
     std::set<size_t> ipv6_secondaries;
     std::string log_level = "info";  ///< every daemon's [log] level
-    /// When set, nats-server requires user "pdd" with this password: the primary's daemons read
-    /// it from a file (nats.password_file), the syncers carry it in their NATS URL.
+    /// NATS as shipped (the default): nats-server runs the example configuration
+    /// packaging/nats/nats-server.conf, rendered with this fleet's paths, ports and node ids:
+    /// TLS required with client certificates from a throwaway CA, and one user per role with
+    /// the permissions the file grants (secondaries' entries made by pdd-nats-secondary.sh).
+    /// Every daemon connects over tls:// with its role's user, password file and client
+    /// certificate. Off: plain NATS without users (or with nats_password). Ignored with
+    /// nats_urls: an external NatsCluster runs plain.
+    bool secure_nats = true;
+    /// With secure_nats, ~Fleet fails the test when nats-server logged a permissions violation
+    /// (the shipped permissions are missing something a daemon needs). Tests that provoke
+    /// violations on purpose turn it off.
+    bool fail_on_permission_violation = true;
+    /// Plain NATS: when set, nats-server requires user "pdd" with this password: the primary's
+    /// daemons read it from a file (nats.password_file), the syncers carry it in their NATS URL.
+    /// Secure NATS: every role's password starts with it (followed by '-' and random hex), and
+    /// the syncers carry theirs in their NATS URL.
     std::string nats_password;
     std::chrono::milliseconds tombstone_age{std::chrono::hours{24 * 7}};
 };
 
 class Fleet {
 public:
+    /// NATS identities of the shipped configuration. Primary: every primary-side right at once
+    /// (the file's `admin` user), for tests that act as a rogue or compromised primary.
+    enum class Role { ApiProxy, ZoneProvider, HealthChecker, Secondary, Admin, Primary };
+
     explicit Fleet(FleetOptions options = {});
     ~Fleet();
     Fleet(const Fleet&) = delete;
@@ -112,6 +133,27 @@ public:
     /// GET on a daemon's loopback /health or /metrics.
     HttpResult syncerHttp(size_t i, const std::string& path);
 
+    // --- NATS ----------------------------------------------------------------------------
+    /// True when nats-server runs the shipped configuration with TLS and per-role users.
+    [[nodiscard]] bool secureNats() const;
+    /// Settings to connect to the fleet's NATS as `role` (for Role::Secondary: as secondary
+    /// `i`'s node). Secure mode: tls://127.0.0.1 with the role's user, password file, client
+    /// certificate, the CA, the server name to check ("localhost") and the role's inbox
+    /// prefix (after start(): throws before). Plain mode: the URLs (and user "pdd" when
+    /// nats_password is set).
+    [[nodiscard]] common::NatsSettings natsSettingsFor(Role role, size_t i = 0) const;
+    /// Node id of secondary i ("sec1", "sec2", ...).
+    [[nodiscard]] static std::string nodeId(size_t i);
+    /// NATS user name of a role in the shipped configuration ("syncer-<node>" for secondaries).
+    [[nodiscard]] static std::string natsUser(Role role, const std::string& node_id = {});
+    /// nats-server's log lines reporting a permissions violation, but for replies dropped
+    /// after a restart of the server (a request taken before it, answered after it).
+    [[nodiscard]] std::vector<std::string> natsPermissionViolations() const;
+    /// The rendered nats-server configuration (secure mode; empty otherwise).
+    [[nodiscard]] const std::string& natsConfigText() const { return nats_config_text_; }
+    /// The CA of the NATS TLS setup (secure mode; null otherwise): issue more certificates.
+    [[nodiscard]] TestCa* natsCa() const { return nats_ca_.get(); }
+
     NatsServer nats;
     PdnsServer primary;
     std::vector<std::unique_ptr<PdnsServer>> secondaries;
@@ -130,15 +172,21 @@ public:
 
 private:
     void writeConfigs();
-    [[nodiscard]] std::string natsSection() const;
+    /// Secure mode: the CA, certificates and passwords, and nats-server's rendered config.
+    void setUpSecureNats();
+    [[nodiscard]] std::string natsSection(Role role) const;
     [[nodiscard]] std::string checkerConfig(int http_port) const;
     [[nodiscard]] std::string logSection() const;
-    [[nodiscard]] std::string syncerNatsSection(bool ipv6) const;
+    [[nodiscard]] std::string syncerNatsSection(const std::string& node_id, bool ipv6) const;
+    [[nodiscard]] std::string natsPasswordFile(const std::string& user) const;
     void startDaemon(ChildProcess& p, const std::string& binary, const std::string& config,
                      const std::string& name);
     int provider_http_port_ = 0;
     int checker_http_port_ = 0;
     int checker2_http_port_ = 0;
+    std::unique_ptr<TestCa> nats_ca_;
+    std::string nats_config_text_;
+    std::map<std::string, std::string> nats_passwords_;  ///< user → password (secure mode)
 };
 
 /// Waits until GET http://127.0.0.1:<port>/health answers at all.

@@ -2,6 +2,7 @@
 #include "harness.hpp"
 
 #include <arpa/inet.h>
+#include <crypt.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -91,7 +92,7 @@ std::string findExecutable(const std::string& program) {
         if (dir.empty()) {
             continue;
         }
-        std::string candidate = dir + "/" + program;
+        std::string candidate = fmt::format("{}/{}", dir, program);
         if (::access(candidate.c_str(), X_OK) == 0) {
             return candidate;
         }
@@ -112,7 +113,7 @@ std::vector<std::string> mergedEnvironment(const EnvVars& additions) {
         }
     }
     for (const auto& [key, value] : additions) {
-        env.push_back(key + "=" + value);
+        env.push_back(fmt::format("{}={}", key, value));
     }
     return env;
 }
@@ -230,7 +231,7 @@ TempDir::~TempDir() {
 
 std::string TempDir::writeFile(const std::string& name, const std::string& content,
                                int mode) const {
-    const std::string path = file(name);
+    std::string path = file(name);
     const int fd =
         ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
     if (fd < 0) {
@@ -557,6 +558,76 @@ std::string randomHex(size_t bytes) {
     return out;
 }
 
+// --- TestCa, bcrypt ------------------------------------------------------------------------
+
+namespace {
+
+/// Runs openssl, throwing with its output when it fails.
+void openssl(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"openssl"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto result = runCommand(argv);
+    if (result.exit_code != 0) {
+        throw std::runtime_error(fmt::format("cannot run 'openssl {}' (exit {}): {}{}",
+                                             fmt::join(args, " "), result.exit_code, result.err,
+                                             result.out));
+    }
+}
+
+}  // namespace
+
+TestCa::TestCa(std::string dir, const std::string& name) : dir_(std::move(dir)) {
+    ca_ = Issued{.cert_file = dir_ + "/" + name + ".crt", .key_file = dir_ + "/" + name + ".key"};
+    openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", ca_.key_file, "-out", ca_.cert_file, "-days", "2", "-subj",
+             "/CN=pdns-distribute test CA " + randomHex(4), "-addext",
+             "basicConstraints=critical,CA:TRUE", "-addext",
+             "keyUsage=critical,keyCertSign,cRLSign"});
+}
+
+TestCa::Issued TestCa::issue(const std::string& name, const std::string& extensions) {
+    Issued out{.cert_file = dir_ + "/" + name + ".crt", .key_file = dir_ + "/" + name + ".key"};
+    const std::string csr = dir_ + "/" + name + ".csr";
+    const std::string ext = dir_ + "/" + name + ".ext";
+    {
+        std::ofstream f(ext);
+        f << "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+          << extensions;
+        if (!f) throw std::runtime_error(fmt::format("cannot write '{}'", ext));
+    }
+    openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", out.key_file, "-out", csr, "-subj", "/CN=" + name});
+    openssl({"x509", "-req", "-in", csr, "-CA", ca_.cert_file, "-CAkey", ca_.key_file,
+             "-set_serial", "0x" + randomHex(8), "-days", "2", "-extfile", ext, "-out",
+             out.cert_file});
+    return out;
+}
+
+TestCa::Issued TestCa::issueServer(const std::string& name) {
+    return issue(name,
+                 "extendedKeyUsage=serverAuth\n"
+                 "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n");
+}
+
+TestCa::Issued TestCa::issueClient(const std::string& name) {
+    return issue(name, "extendedKeyUsage=clientAuth\n");
+}
+
+std::string bcryptHash(const std::string& password, int cost) {
+    std::array<char, CRYPT_GENSALT_OUTPUT_SIZE> salt{};
+    // No random bytes given: libxcrypt takes them from the kernel.
+    if (crypt_gensalt_rn("$2b$", static_cast<unsigned long>(cost), nullptr, 0, salt.data(),
+                         static_cast<int>(salt.size())) == nullptr) {
+        throw std::runtime_error(fmt::format("cannot make a bcrypt salt ({})", errnoText()));
+    }
+    auto data = std::make_unique<crypt_data>();  // about 32 KiB: not on the stack
+    const char* hash = crypt_rn(password.c_str(), salt.data(), data.get(), sizeof(crypt_data));
+    if (hash == nullptr || hash[0] == '*') {
+        throw std::runtime_error(fmt::format("cannot bcrypt a password ({})", errnoText()));
+    }
+    return hash;
+}
+
 // --- NatsServer -------------------------------------------------------------------------------
 
 NatsServer::NatsServer(std::string name) : name_(std::move(name)), dir_("pdd-nats") {}
@@ -570,6 +641,22 @@ NatsServer::~NatsServer() {
 
 void NatsServer::setConfig(const std::string& text) {
     config_path_ = dir_.writeFile("nats.conf", text);
+    config_has_store_dir_ = text.find("store_dir") != std::string::npos;
+}
+
+std::vector<std::string> NatsServer::permissionViolations() const {
+    std::vector<std::string> out;
+    std::ifstream in(dir_.file("nats-server.log"));
+    for (std::string line; std::getline(in, line);) {
+        // nats-server 2.9 logs `Publish Violation - User "u", Subject "s"` and
+        // `Subscription Violation - ...`, and tells the client "Permissions Violation".
+        if (line.find("Publish Violation") != std::string::npos ||
+            line.find("Subscription Violation") != std::string::npos ||
+            line.find("=== start: ") == 0) {
+            out.push_back(line);
+        }
+    }
+    return out;
 }
 
 std::string NatsServer::url() const { return fmt::format("nats://127.0.0.1:{}", port_); }
@@ -586,12 +673,19 @@ bool NatsServer::ready() const {
 
 bool NatsServer::launch(std::chrono::milliseconds ready_deadline) {
     std::vector<std::string> argv{"nats-server", "-js",
-                                  "-sd",         dir_.file("store"),
                                   "-a",          dual_stack_ ? "::" : "127.0.0.1",
                                   "-p",          std::to_string(port_),
-                                  "-m",          std::to_string(monitor_port_),
-                                  "-n",          name_};
-    if (!config_path_.empty()) {
+                                  "-m",          std::to_string(monitor_port_)};
+    if (!config_has_store_dir_) {
+        argv.emplace_back("-sd");
+        argv.push_back(storeDir());
+    }
+    if (config_path_.empty()) {
+        argv.emplace_back("-n");
+        argv.push_back(name_);
+    } else {
+        // No -n with a config file: nats-server 2.9 forgets the flag on a reload (SIGHUP) and
+        // then refuses the reload ("not supported for ServerName").
         argv.emplace_back("-c");
         argv.push_back(config_path_);
     }
@@ -602,11 +696,16 @@ bool NatsServer::launch(std::chrono::milliseconds ready_deadline) {
 
 void NatsServer::start(std::chrono::milliseconds ready_deadline) {
     if (port_ != 0) {
-        if (!launch(ready_deadline)) {
-            throw std::runtime_error(fmt::format("cannot restart nats-server on port {}:\n{}",
-                                                 port_, process_.logTail()));
+        // A restart must keep the port the daemons know. While the server was down, their
+        // reconnect attempts to a loopback port in the ephemeral range can briefly hold that very
+        // port (a TCP self-connect, when the kernel picks it as the source port): retry a while.
+        for (int attempt = 0; attempt < 10; ++attempt) {
+            if (launch(ready_deadline)) return;
+            process_.stop(2s);
+            std::this_thread::sleep_for(500ms);
         }
-        return;
+        throw std::runtime_error(
+            fmt::format("cannot restart nats-server on port {}:\n{}", port_, process_.logTail()));
     }
     for (int attempt = 0; attempt < 3; ++attempt) {
         port_ = freeTcpPort();

@@ -120,6 +120,36 @@ CommandResult runCommand(const std::vector<std::string>& argv,
 /// Random lowercase hex string of `bytes` random bytes.
 [[nodiscard]] std::string randomHex(size_t bytes = 16);
 
+/// A throwaway certificate authority made with the openssl CLI in `dir`: EC P-256 keys, valid
+/// for two days, for TLS tests (e.g. nats-server with client certificates). Files are named
+/// `<name>.crt` / `<name>.key`; keys are mode 0600.
+class TestCa {
+public:
+    struct Issued {
+        std::string cert_file;
+        std::string key_file;
+    };
+    /// Creates the CA's key and self-signed certificate as `<name>.crt`/`<name>.key` in `dir`
+    /// (which must exist). Throws std::runtime_error with openssl's output on failure.
+    explicit TestCa(std::string dir, const std::string& name = "ca");
+
+    [[nodiscard]] const std::string& caFile() const { return ca_.cert_file; }
+    /// A server certificate (CN = name) for localhost, 127.0.0.1 and ::1.
+    Issued issueServer(const std::string& name);
+    /// A client certificate (CN = name, extended key usage clientAuth).
+    Issued issueClient(const std::string& name);
+
+private:
+    Issued issue(const std::string& name, const std::string& extensions);
+
+    std::string dir_;
+    Issued ca_;
+};
+
+/// bcrypt hash ("$2b$<cost>$...", libxcrypt) of `password`, as nats-server accepts for user
+/// passwords in its configuration.
+[[nodiscard]] std::string bcryptHash(const std::string& password, int cost = 8);
+
 /// nats-server with JetStream on a temp store, on 127.0.0.1, with a monitoring port.
 class NatsServer {
 public:
@@ -128,8 +158,17 @@ public:
     NatsServer(const NatsServer&) = delete;
     NatsServer& operator=(const NatsServer&) = delete;
 
-    /// Config file text (e.g. an authorization block) passed with -c; set before start().
+    /// Config file text (e.g. an authorization block) passed with -c; set before start(), or
+    /// while running followed by process().kill(SIGHUP) to reload it. When the text sets
+    /// `store_dir` (use storeDir()), -sd is not passed: nats-server refuses both.
     void setConfig(const std::string& text);
+    /// The JetStream store directory (what -sd gets).
+    [[nodiscard]] std::string storeDir() const { return dir_.file("store"); }
+    /// Lines of the server's log reporting a permissions violation (a client publishing or
+    /// subscribing outside its user's allow-lists: "Publish Violation - User \"u\", Subject
+    /// \"s\"", "Subscription Violation - ..."), in order, each start of the server marked by
+    /// its "=== start: ..." line.
+    [[nodiscard]] std::vector<std::string> permissionViolations() const;
     /// Listen on [::] (IPv4 and IPv6 loopback) instead of 127.0.0.1; set before start().
     void setDualStack(bool on) { dual_stack_ = on; }
     /// nats://[::1]:<port> (needs setDualStack(true)).
@@ -154,6 +193,7 @@ private:
     TempDir dir_;
     ChildProcess process_;
     std::string config_path_;
+    bool config_has_store_dir_ = false;
     bool dual_stack_ = false;
     int port_ = 0;
     int monitor_port_ = 0;

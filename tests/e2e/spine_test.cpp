@@ -221,6 +221,7 @@ TEST_F(SpineTest, SecondSyncerWithSameNodeId_RefusesToStart) {
 TEST_F(SpineTest, SyncerStopped_CatchesUpFromTheStreamAlone) {
     ASSERT_EQ(f().stopSyncer(1), 0);
     std::vector<std::string> zones;
+    zones.reserve(20);
     for (int i = 0; i < 20; ++i) zones.push_back(fmt::format("offline{}.pdd.test.", i));
     for (const auto& z : zones) ASSERT_EQ(f().createZone(z).status, 201);
     for (int i = 0; i < 10; ++i)
@@ -290,13 +291,16 @@ TEST_F(SpineTest, ForgedOrReplayedZoneData_RefusedAndNothingApplied) {
     const auto good_serial = f().serial(f().primary, zone);
 
     ASSERT_EQ(f().stopProvider(), 0);
-    auto bus = common::NatsBus::connect(common::NatsSettings{.urls = {f().nats.url()}});
+    // A rogue zone-provider and a rogue event publisher holding the real primary-side NATS
+    // credentials (the zone-provider's and the api-proxy's users), but not the signing key.
+    auto bus = common::NatsBus::connect(f().natsSettingsFor(Fleet::Role::ZoneProvider));
+    auto publisher = common::NatsBus::connect(f().natsSettingsFor(Fleet::Role::ApiProxy));
     auto sub = bus->subscribe("pdns.zonedata.default.>", "zone-provider");
     ASSERT_TRUE(sub);
     const auto wrong_key = common::SecretKey::generate();
     std::atomic<int> answered{0};
     std::atomic<int> mode{0};  // 0: wrong key, 1: altered after signing, 2: replayed nonce
-    std::jthread rogue([&](std::stop_token st) {
+    std::jthread rogue([&](const std::stop_token& st) {
         while (!st.stop_requested()) {
             auto msg = (*sub)->next(200ms);
             if (!msg) continue;
@@ -337,9 +341,9 @@ TEST_F(SpineTest, ForgedOrReplayedZoneData_RefusedAndNothingApplied) {
                             .apex = std::nullopt,
                             .cause = common::EventCause::Api,
                             .at = "2026-11-26T00:00:00Z"};
-        auto ack =
-            bus->publish(common::zoneEventSubject("default", zone), common::serializeZoneEvent(e),
-                         common::PublishOptions{.msg_id = "forge-" + std::to_string(m)});
+        auto ack = publisher->publish(
+            common::zoneEventSubject("default", zone), common::serializeZoneEvent(e),
+            common::PublishOptions{.msg_id = "forge-" + std::to_string(m)});
         ASSERT_TRUE(ack);
         EXPECT_TRUE(waitUntil([&] { return answered >= before + 2; }, 15s));
         ASSERT_EQ(f().createZone(zone).status, 201);  // restore on the primary for the next round

@@ -84,9 +84,7 @@ protected:
     // it (the stream's event carries the apex) and every node reports being in sync, so no
     // apply of this zone is still under way when a test tampers with a secondary.
     bool settled(const std::string& zone) {
-        common::NatsSettings ns;
-        ns.urls = {f().nats.url()};
-        auto bus = common::NatsBus::connect(ns);
+        auto bus = common::NatsBus::connect(f().natsSettingsFor(Fleet::Role::HealthChecker));
         const auto subject = common::zoneEventSubject("default", zone);
         const bool published = waitUntil(
             [&] {
@@ -375,9 +373,7 @@ TEST(CheckerPolicy, Nsec3PolicyAndTombstonePurge) {
     ASSERT_TRUE(fleet.waitLikePrimary(gone));
     ASSERT_EQ(fleet.deleteZone(gone).status, 204);
     ASSERT_TRUE(fleet.waitGone(gone));
-    common::NatsSettings ns;
-    ns.urls = {fleet.nats.url()};
-    auto bus = common::NatsBus::connect(ns);
+    auto bus = common::NatsBus::connect(fleet.natsSettingsFor(Fleet::Role::HealthChecker));
     const auto subject = common::zoneEventSubject("default", gone);
     auto last = bus->lastMessage("PDNS_ZONES", subject);
     ASSERT_TRUE(last);

@@ -442,6 +442,25 @@ const std::string& ConfigReader::source() const { return impl_->source; }
 // ---------------------------------------------------------------------------------------------
 // Shared sections
 
+namespace {
+
+/// A literal NATS subject: non-empty tokens separated by '.', no wildcard tokens, no whitespace.
+bool validInboxPrefix(std::string_view prefix) {
+    size_t start = 0;
+    for (;;) {
+        const size_t dot = prefix.find('.', start);
+        const auto token = prefix.substr(start, dot == std::string_view::npos ? dot : dot - start);
+        if (token.empty() || token == "*" || token == ">") return false;
+        for (const char c : token) {
+            if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\0') return false;
+        }
+        if (dot == std::string_view::npos) return true;
+        start = dot + 1;
+    }
+}
+
+}  // namespace
+
 NatsSettings readNatsSettings(ConfigSection section) {
     const NatsSettings d;
     NatsSettings s;
@@ -477,6 +496,20 @@ NatsSettings readNatsSettings(ConfigSection section) {
                                         "client certificate for mutual TLS (PEM)");
     s.tls_key_file =
         section.getString("tls_key_file", d.tls_key_file, "private key of tls_cert_file (PEM)");
+    s.tls_server_name = section.getString(
+        "tls_server_name", d.tls_server_name,
+        "host name the server certificate must carry (empty: the certificate chain is checked "
+        "against tls_ca_file, no name)");
+    s.inbox_prefix = section.getString(
+        "inbox_prefix", d.inbox_prefix,
+        "prefix of reply subjects (empty: _INBOX); match the user's subscribe permission, e.g. "
+        "\"_INBOX.syncer-ns1\"");
+    if (!s.inbox_prefix.empty() && !validInboxPrefix(s.inbox_prefix)) {
+        section.fail("inbox_prefix",
+                     fmt::format("must be subject tokens separated by '.', without wildcards or "
+                                 "spaces (got '{}')",
+                                 s.inbox_prefix));
+    }
     if (!s.user.empty() && s.password_file.empty()) {
         section.fail("user", "needs password_file as well");
     }

@@ -69,9 +69,8 @@ std::string lastErrorText() {
     return out;
 }
 
-/// Builds "cannot <action> (<status text>: <detail>, jetstream error <code>)".
-Error natsError(std::string_view action, natsStatus status,
-                jsErrCode js_err = static_cast<jsErrCode>(0), std::string code = {}) {
+/// "<status text>: <detail>" for a failed call, read on the calling thread.
+std::string natsCause(natsStatus status) {
     std::string cause = natsStatus_GetText(status);
     const std::string detail = lastErrorText();
     if (status == NATS_ERR && !detail.empty()) {
@@ -79,6 +78,13 @@ Error natsError(std::string_view action, natsStatus status,
     } else if (!detail.empty() && detail != cause) {
         cause += ": " + detail;
     }
+    return cause;
+}
+
+/// Builds "cannot <action> (<status text>: <detail>, jetstream error <code>)".
+Error natsError(std::string_view action, natsStatus status,
+                jsErrCode js_err = static_cast<jsErrCode>(0), std::string code = {}) {
+    std::string cause = natsCause(status);
     if (js_err != 0) {
         cause += fmt::format(", jetstream error {}", static_cast<int>(js_err));
     }
@@ -315,6 +321,34 @@ std::optional<std::string> nkeyPublicFromSeed(std::string_view seed) {
 
 // --- options ------------------------------------------------------------------------------------
 
+/// Throws naming the file, what it is for, the cause (errno) and the config key when `path`
+/// cannot be opened for reading: nats.c's own TLS load errors carry no cause.
+void requireReadable(const std::string& path, std::string_view what, std::string_view key) {
+    errno = 0;
+    std::ifstream in(path, std::ios::binary);
+    if (!in || in.peek() == std::ifstream::traits_type::eof()) {
+        const int err = errno;
+        throw std::runtime_error(
+            fmt::format("cannot read {} '{}' ({}); check {}", what, path,
+                        err != 0 ? std::strerror(err) : "it is empty or not a regular file", key));
+    }
+}
+
+/// Turns a failed nats.c certificate load into a message naming the file(s) and the key.
+void checkTlsLoad(natsStatus status, std::string_view what, std::string_view files,
+                  std::string_view key) {
+    if (status == NATS_OK) {
+        return;
+    }
+    std::string detail = natsCause(status);
+    // nats.c appends OpenSSL's reason, which is "(null)" when the file holds no PEM block.
+    if (const auto pos = detail.find(": (null)"); pos != std::string::npos) {
+        detail.replace(pos, 8, ": no PEM data it can use");
+    }
+    throw std::runtime_error(
+        fmt::format("cannot use {} '{}' ({}); check {}", what, files, detail, key));
+}
+
 void checkOption(natsStatus status, std::string_view what) {
     if (status != NATS_OK) {
         throw std::runtime_error(
@@ -409,8 +443,10 @@ nh::OptionsPtr makeOptions(const NatsSettings& settings) {
         checkOption(natsOptions_SetSecure(opts.get(), true), "'tls'");
     }
     if (!settings.tls_ca_file.empty()) {
-        checkOption(natsOptions_LoadCATrustedCertificates(opts.get(), settings.tls_ca_file.c_str()),
-                    fmt::format("'tls_ca_file' from '{}'", settings.tls_ca_file));
+        requireReadable(settings.tls_ca_file, "NATS TLS CA file", "nats.tls_ca_file");
+        checkTlsLoad(
+            natsOptions_LoadCATrustedCertificates(opts.get(), settings.tls_ca_file.c_str()),
+            "NATS TLS CA file", settings.tls_ca_file, "nats.tls_ca_file");
     }
     if (settings.tls_cert_file.empty() != settings.tls_key_file.empty()) {
         throw std::runtime_error(
@@ -418,10 +454,22 @@ nh::OptionsPtr makeOptions(const NatsSettings& settings) {
             "nats.tls_key_file is set); set both or neither");
     }
     if (!settings.tls_cert_file.empty()) {
-        checkOption(natsOptions_LoadCertificatesChain(opts.get(), settings.tls_cert_file.c_str(),
-                                                      settings.tls_key_file.c_str()),
-                    fmt::format("'tls_cert_file' from '{}' and '{}'", settings.tls_cert_file,
-                                settings.tls_key_file));
+        requireReadable(settings.tls_cert_file, "NATS TLS client certificate file",
+                        "nats.tls_cert_file");
+        requireReadable(settings.tls_key_file, "NATS TLS client key file", "nats.tls_key_file");
+        checkTlsLoad(natsOptions_LoadCertificatesChain(opts.get(), settings.tls_cert_file.c_str(),
+                                                       settings.tls_key_file.c_str()),
+                     "NATS TLS client certificate and key",
+                     fmt::format("{}' and '{}", settings.tls_cert_file, settings.tls_key_file),
+                     "nats.tls_cert_file and nats.tls_key_file (a PEM certificate and its key)");
+    }
+    if (!settings.tls_server_name.empty()) {
+        checkOption(natsOptions_SetExpectedHostname(opts.get(), settings.tls_server_name.c_str()),
+                    fmt::format("'tls_server_name' ('{}')", settings.tls_server_name));
+    }
+    if (!settings.inbox_prefix.empty()) {
+        checkOption(natsOptions_SetCustomInboxPrefix(opts.get(), settings.inbox_prefix.c_str()),
+                    fmt::format("'inbox_prefix' ('{}')", settings.inbox_prefix));
     }
     return opts;
 }
@@ -452,7 +500,8 @@ std::string_view connectHint(natsStatus status) {
         case NATS_SECURE_CONNECTION_WANTED:
         case NATS_SECURE_CONNECTION_REQUIRED:
         case NATS_SSL_ERROR:
-            return "check the nats.tls_* settings in the config and the server's TLS setup";
+            return "check the nats.tls_* settings (CA, client certificate and key, server name) "
+                   "in the config and the server's TLS setup";
         default:
             return "check nats.urls in the config and that nats-server is running";
     }

@@ -326,7 +326,8 @@ TEST(ReadNatsSettings, AbsentSection_Defaults) {
                          "nats.urls", "nats.name", "nats.connect_timeout", "nats.reconnect_wait",
                          "nats.initial_connect_deadline", "nats.user", "nats.password_file",
                          "nats.token_file", "nats.creds_file", "nats.nkey_seed_file",
-                         "nats.tls_ca_file", "nats.tls_cert_file", "nats.tls_key_file"}));
+                         "nats.tls_ca_file", "nats.tls_cert_file", "nats.tls_key_file",
+                         "nats.tls_server_name", "nats.inbox_prefix"}));
 }
 
 TEST(ReadNatsSettings, AllKeys_Read) {
@@ -344,6 +345,8 @@ nkey_seed_file = "/n"
 tls_ca_file = "/ca"
 tls_cert_file = "/cert"
 tls_key_file = "/key"
+tls_server_name = "nats.example.net"
+inbox_prefix = "_INBOX.syncer-a"
 )");
     const auto s = readNatsSettings(reader.root().section("nats"));
     EXPECT_NO_THROW(reader.finish());
@@ -360,6 +363,19 @@ tls_key_file = "/key"
     EXPECT_EQ(s.tls_ca_file, "/ca");
     EXPECT_EQ(s.tls_cert_file, "/cert");
     EXPECT_EQ(s.tls_key_file, "/key");
+    EXPECT_EQ(s.tls_server_name, "nats.example.net");
+    EXPECT_EQ(s.inbox_prefix, "_INBOX.syncer-a");
+}
+
+TEST(ReadNatsSettings, InboxPrefixWithWildcardOrEmptyToken_Rejected) {
+    for (const char* bad : {"_INBOX.>", "_INBOX.*.x", "_INBOX..x", "_INBOX.", "a b"}) {
+        auto reader = ConfigReader::fromString(
+            std::string("[nats]\ninbox_prefix = \"") + bad + "\"\n", "c.toml");
+        const auto error = errorOf([&] { (void)readNatsSettings(reader.root().section("nats")); });
+        EXPECT_NE(error.find("c.toml:2: key 'nats.inbox_prefix' must be subject tokens"),
+                  std::string::npos)
+            << bad << ": " << error;
+    }
 }
 
 TEST(ReadNatsSettings, EmptyUrlList_Rejected) {

@@ -100,6 +100,12 @@ struct NatsSettings {
     std::string tls_ca_file;
     std::string tls_cert_file;
     std::string tls_key_file;
+    /// Host name the server certificate must carry; empty: the chain is verified against
+    /// tls_ca_file but no name is checked (nats.c checks none by itself).
+    std::string tls_server_name;
+    /// Prefix of this connection's reply subjects (nats.c default "_INBOX"): lets nats-server
+    /// permissions give each user its own inbox subtree, e.g. "_INBOX.syncer-ns1".
+    std::string inbox_prefix;
 };
 
 struct StreamSettings {
