@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config.hpp"
+#include "sweep.hpp"
 
 namespace pdns_distribute::secondary_syncer {
 
@@ -149,10 +150,7 @@ ApplyResult Applier::upsert(const std::string& zone, const FetchedZone& fetched)
 }
 
 common::Status Applier::ensureLocalZone(const std::string& zone, bool* park) {
-    const common::SecondaryZoneSpec spec{.name = zone,
-                                         .masters = {settings_.master},
-                                         .account = std::string(kManagedAccount),
-                                         .tsig_master_key_ids = {}};
+    const auto spec = managedZoneSpec(zone, settings_.master, settings_.tsig_key_id);
     auto local = api_.getZone(zone);
     if (!local) {
         if (local.error().code != "not-found") {
@@ -174,7 +172,10 @@ common::Status Applier::ensureLocalZone(const std::string& zone, bool* park) {
             "pdns-distribute; delete it locally or set its account to '{}'",
             local->account, kManagedAccount);
     }
-    if (local->kind != "Slave" || local->masters != spec.masters) {
+    // A zone without our key (made by a version without TSIG, or before the key was renamed)
+    // gets it here, before the retrieve: the listener answers only signed transfer requests.
+    if (local->kind != "Slave" || local->masters != spec.masters ||
+        local->tsig_master_key_ids != spec.tsig_master_key_ids) {
         if (auto s = api_.updateSecondaryZone(spec); !s) {
             return common::Error{
                 .message = "cannot update the local secondary zone (" + s.error().message + ")",

@@ -61,6 +61,9 @@ struct ApplyResult {
 
 struct ApplierSettings {
     std::string master;  ///< "127.0.0.1:<listener port>", as the local pdns is told
+    /// pdns id of the TSIG key every managed zone transfers with (its AXFR-MASTER-TSIG);
+    /// empty only in tests that do not care.
+    std::string tsig_key_id;
     std::chrono::milliseconds apply_timeout{30000};
     std::chrono::milliseconds retrieve_reissue{2000};
     /// A transfer the listener completed but the local pdns does not serve after this long is

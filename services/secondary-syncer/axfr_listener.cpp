@@ -2,6 +2,7 @@
 #include "axfr_listener.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -31,7 +33,6 @@ constexpr size_t kReceiptsKept = 8;
 constexpr uint8_t kRcodeFormErr = 1;
 constexpr uint8_t kRcodeNotImp = 4;
 constexpr uint8_t kRcodeRefused = 5;
-constexpr uint8_t kRcodeNotAuth = 9;
 
 struct SockAddr {
     sockaddr_storage storage{};
@@ -140,7 +141,14 @@ AxfrListener::AxfrListener(common::HostPort listen, std::vector<std::string> all
       refused_(metrics.counter("pdns_distribute_syncer_listener_refused_total",
                                "queries refused (source not allowed, unknown zone, type)")),
       malformed_(metrics.counter("pdns_distribute_syncer_listener_malformed_total",
-                                 "malformed DNS messages received")) {}
+                                 "malformed DNS messages received")),
+      metrics_(metrics) {
+    // Declared up front so that every reason shows as 0 before the first refusal.
+    for (const auto* reason : {"unsigned", "badkey", "badsig", "badtime", "badtrunc", "formerr"}) {
+        (void)metrics_.counter("pdns_distribute_syncer_listener_tsig_refused_total",
+                               "queries refused for their TSIG, by reason", {{"reason", reason}});
+    }
+}
 
 AxfrListener::~AxfrListener() { stop(); }
 
@@ -148,22 +156,67 @@ void AxfrListener::bind() {
     const auto addr = makeAddr(listen_);
     const auto family = addr.storage.ss_family;
     const auto where = fmt::format("{}:{}", listen_.host, listen_.port);
-    tcp_fd_ = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    udp_fd_ = ::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (tcp_fd_ < 0 || udp_fd_ < 0) {
+    const int tcp = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    const int udp = ::socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    auto keep = [&](int fd, bool stream) {
+        if (fd < 0) return;
+        (stream ? tcp_ : udp_)
+            .push_back(InheritedSocket{.fd = fd,
+                                       .stream = stream,
+                                       .family = family,
+                                       .address = listen_.host,
+                                       .port = listen_.port,
+                                       .name = "bound"});
+    };
+    keep(tcp, true);  // closed by stop() whatever happens below
+    keep(udp, false);
+    if (tcp < 0 || udp < 0) {
         throw std::runtime_error(fmt::format("cannot create sockets ({})", std::strerror(errno)));
     }
     const int one = 1;
-    ::setsockopt(tcp_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (::bind(tcp_fd_, reinterpret_cast<const sockaddr*>(&addr.storage), addr.len) != 0 ||
-        ::listen(tcp_fd_, 64) != 0) {
+    ::setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(tcp, reinterpret_cast<const sockaddr*>(&addr.storage), addr.len) != 0 ||
+        ::listen(tcp, 64) != 0) {
         throw std::runtime_error(fmt::format("cannot listen on TCP '{}' ({}); check syncer.listen",
                                              where, std::strerror(errno)));
     }
-    if (::bind(udp_fd_, reinterpret_cast<const sockaddr*>(&addr.storage), addr.len) != 0) {
+    if (::bind(udp, reinterpret_cast<const sockaddr*>(&addr.storage), addr.len) != 0) {
         throw std::runtime_error(fmt::format("cannot listen on UDP '{}' ({}); check syncer.listen",
                                              where, std::strerror(errno)));
     }
+}
+
+void AxfrListener::adopt(std::vector<InheritedSocket> sockets) {
+    for (auto& s : sockets) (s.stream ? tcp_ : udp_).push_back(std::move(s));
+    if (tcp_.empty()) {
+        throw std::runtime_error(
+            "cannot use the sockets systemd passed (no TCP socket among them); check "
+            "ListenStream= in pdns-secondary-syncer.socket");
+    }
+}
+
+std::string AxfrListener::masterAddress() const {
+    for (const int family : {AF_INET, AF_INET6}) {
+        for (const auto& s : tcp_) {
+            if (s.family != family) continue;
+            if (family == AF_INET) {
+                return fmt::format("{}:{}", s.address == "0.0.0.0" ? "127.0.0.1" : s.address,
+                                   s.port);
+            }
+            return fmt::format("[{}]:{}", s.address == "::" ? "::1" : s.address, s.port);
+        }
+    }
+    return fmt::format("127.0.0.1:{}", listen_.port);
+}
+
+void AxfrListener::setTsigKey(std::shared_ptr<const TsigKey> key) {
+    std::lock_guard lock(mutex_);
+    key_ = std::move(key);
+}
+
+std::shared_ptr<const TsigKey> AxfrListener::tsigKey() const {
+    std::lock_guard lock(mutex_);
+    return key_;
 }
 
 void AxfrListener::start() {
@@ -181,9 +234,10 @@ void AxfrListener::stop() {
         for (auto& c : connections_) c->thread.request_stop();
         connections_.clear();  // joins
     }
-    if (tcp_fd_ >= 0) ::close(tcp_fd_);
-    if (udp_fd_ >= 0) ::close(udp_fd_);
-    tcp_fd_ = udp_fd_ = -1;
+    for (auto* list : {&tcp_, &udp_}) {
+        for (const auto& s : *list) ::close(s.fd);
+        list->clear();
+    }
     cv_.notify_all();
 }
 
@@ -280,38 +334,46 @@ void AxfrListener::reapConnections() {
 }
 
 void AxfrListener::acceptLoop(const std::stop_token& st) {
+    std::vector<pollfd> fds;
+    for (const auto& s : tcp_) fds.push_back(pollfd{.fd = s.fd, .events = POLLIN, .revents = 0});
     while (!st.stop_requested()) {
-        pollfd p{.fd = tcp_fd_, .events = POLLIN, .revents = 0};
-        if (::poll(&p, 1, 250) <= 0) {
+        if (::poll(fds.data(), fds.size(), 250) <= 0) {
             reapConnections();
             continue;
         }
-        sockaddr_storage ss{};
-        socklen_t len = sizeof(ss);
-        const int fd = ::accept4(tcp_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
-        if (fd < 0) continue;
-        const auto peer = peerString(ss);
-        reapConnections();
-        std::lock_guard lock(conn_mutex_);
-        if (!allowed(peer) || connections_.size() >= kMaxConnections) {
-            refused_.inc();
-            spdlog::warn("AXFR listener closed a connection from '{}' ({})", peer,
-                         allowed(peer) ? "too many connections" : "source not allowed");
-            ::close(fd);
-            continue;
+        for (auto& p : fds) {
+            if ((p.revents & POLLIN) == 0) continue;
+            sockaddr_storage ss{};
+            socklen_t len = sizeof(ss);
+            // Listening sockets are non-blocking: a connection reset between poll and accept
+            // must not stall the loop.
+            const int fd = ::accept4(p.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+            if (fd < 0) continue;
+            const auto peer = peerString(ss);
+            reapConnections();
+            std::lock_guard lock(conn_mutex_);
+            if (!allowed(peer) || connections_.size() >= kMaxConnections) {
+                refused_.inc();
+                if (log_limiter_.allow()) {
+                    spdlog::warn("AXFR listener closed a connection from '{}' ({})", peer,
+                                 allowed(peer) ? "too many connections" : "source not allowed");
+                }
+                ::close(fd);
+                continue;
+            }
+            const int one = 1;
+            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            const timeval tv{.tv_sec = 10, .tv_usec = 0};
+            ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+            auto conn = std::make_unique<Connection>();
+            auto* raw = conn.get();
+            conn->thread = std::jthread([this, fd, peer, raw](const std::stop_token& cst) {
+                serveConnection(fd, peer, cst);
+                ::close(fd);
+                raw->done = true;
+            });
+            connections_.push_back(std::move(conn));
         }
-        const int one = 1;
-        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        const timeval tv{.tv_sec = 10, .tv_usec = 0};
-        ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        auto conn = std::make_unique<Connection>();
-        auto* raw = conn.get();
-        conn->thread = std::jthread([this, fd, peer, raw](const std::stop_token& cst) {
-            serveConnection(fd, peer, cst);
-            ::close(fd);
-            raw->done = true;
-        });
-        connections_.push_back(std::move(conn));
     }
 }
 
@@ -331,29 +393,98 @@ void AxfrListener::serveConnection(int fd, const std::string& peer, const std::s
     }
 }
 
+ScreenedQuery screenQuery(std::span<const std::byte> message, const TsigKey* key,
+                          std::chrono::system_clock::time_point now) {
+    ScreenedQuery s;
+    auto parsed = common::parseQuery(message);
+    if (!parsed) {
+        s.reply = common::buildErrorResponse(message, kRcodeFormErr);
+        return s;
+    }
+    s.query = std::move(*parsed);
+    if (!s.query->is_query) {
+        s.outcome = ScreenedQuery::Outcome::NotAQuery;
+        return s;
+    }
+    if (key != nullptr) s.tsig = verifyRequest(message, *key, now);
+    if (s.tsig.status == TsigStatus::Valid) {
+        s.outcome = ScreenedQuery::Outcome::Accepted;
+        s.signer.emplace(*key, s.tsig.record->mac);
+        return s;
+    }
+    s.outcome = ScreenedQuery::Outcome::Refused;
+    if (s.tsig.status == TsigStatus::Unsigned) {
+        s.reply = common::buildErrorResponse(message, kRcodeNotAuth);
+    } else {
+        s.reply = tsigErrorResponse(message, s.tsig, *key, now);
+    }
+    return s;
+}
+
+bool AxfrListener::admit(const ScreenedQuery& screened, const TsigKey* key,
+                         const std::string& peer) {
+    switch (screened.outcome) {
+        case ScreenedQuery::Outcome::Accepted:
+            return true;
+        case ScreenedQuery::Outcome::Malformed:
+        case ScreenedQuery::Outcome::NotAQuery:
+            malformed_.inc();
+            return false;
+        case ScreenedQuery::Outcome::Refused:
+            break;
+    }
+    const auto status = screened.tsig.status;
+    std::string reason(toString(status));
+    std::transform(reason.begin(), reason.end(), reason.begin(),
+                   [](char c) { return static_cast<char>(std::tolower(static_cast<uint8_t>(c))); });
+    if (status == TsigStatus::FormErr) {
+        reason = "formerr";
+        malformed_.inc();
+    }
+    metrics_
+        .counter("pdns_distribute_syncer_listener_tsig_refused_total",
+                 "queries refused for their TSIG, by reason", {{"reason", reason}})
+        .inc();
+    refused_.inc();
+    if (log_limiter_.allow()) {
+        spdlog::warn(
+            "AXFR listener refused a query for '{}' type {} from '{}' (TSIG {}); the local pdns "
+            "must sign its transfers with key '{}'",
+            screened.query->qname, screened.query->qtype, peer, toString(status),
+            key != nullptr ? key->name() : "(none yet)");
+    }
+    return false;
+}
+
 bool AxfrListener::answerTcp(int fd, std::span<const std::byte> query, const std::string& peer) {
-    auto q = common::parseQuery(query);
-    if (!q) {
-        malformed_.inc();
-        if (auto err = common::buildErrorResponse(query, kRcodeFormErr)) writeMessage(fd, *err);
+    const auto key = tsigKey();  // outlives the signer
+    auto screened = screenQuery(query, key.get(), std::chrono::system_clock::now());
+    if (!admit(screened, key.get(), peer)) {
+        // Malformed, a response or unauthenticated: answer once (if at all) and hang up.
+        if (screened.reply) writeMessage(fd, *screened.reply);
         return false;
     }
-    if (!q->is_query) {
-        malformed_.inc();
-        return false;
-    }
+    const auto& q = screened.query;
+    auto& signer = *screened.signer;
+    auto send = [&](Bytes msg) {
+        if (auto s = signer.sign(msg, std::chrono::system_clock::now()); !s) {
+            spdlog::error("cannot sign an answer for '{}' ({})", q->qname, s.error().message);
+            return false;
+        }
+        return writeMessage(fd, msg);
+    };
     auto refuse = [&](uint8_t rcode, std::string_view why) {
         refused_.inc();
         spdlog::debug("AXFR listener refused {} for '{}' from '{}' ({})", q->qtype, q->qname, peer,
                       why);
         auto err = common::buildErrorResponse(query, rcode);
-        return err && writeMessage(fd, *err);
+        return err && send(std::move(*err));
     };
     auto body = find(q->qname);
     if (!body) return refuse(kRcodeNotAuth, "zone not managed");
     if (q->qtype == common::rrtype::kSoa) {
         auto r = common::buildSoaResponse(query, body->bytes);
-        return r && writeMessage(fd, *r);
+        return r && send(std::move(*r));
     }
     if (q->qtype == common::rrtype::kIxfr) return refuse(kRcodeNotImp, "IXFR not offered");
     if (q->qtype != common::rrtype::kAxfr) return refuse(kRcodeRefused, "type not served");
@@ -369,8 +500,9 @@ bool AxfrListener::answerTcp(int fd, std::span<const std::byte> query, const std
     auto messages = common::buildAxfrResponse(query, q->qname, body->bytes);
     bool ok = messages.hasValue();
     if (ok) {
-        for (const auto& m : *messages) {
-            if (!writeMessage(fd, m)) {
+        // RFC 8945 §5.3.1: every message signed, each MAC chained to the one before.
+        for (auto& m : *messages) {
+            if (!send(std::move(m))) {
                 ok = false;
                 break;
             }
@@ -382,42 +514,57 @@ bool AxfrListener::answerTcp(int fd, std::span<const std::byte> query, const std
     return ok;
 }
 
+std::optional<Bytes> AxfrListener::answerUdp(std::span<const std::byte> query,
+                                             const std::string& peer) {
+    const auto key = tsigKey();  // outlives the signer
+    auto screened = screenQuery(query, key.get(), std::chrono::system_clock::now());
+    if (!admit(screened, key.get(), peer)) return std::move(screened.reply);
+    const auto& q = screened.query;
+    std::optional<Bytes> answer;
+    if (auto body = find(q->qname); !body) {
+        refused_.inc();
+        answer = common::buildErrorResponse(query, kRcodeNotAuth);
+    } else if (q->qtype == common::rrtype::kSoa) {
+        auto r = common::buildSoaResponse(query, body->bytes);
+        if (r) answer = std::move(*r);
+    } else {
+        refused_.inc();
+        answer = common::buildErrorResponse(query, kRcodeRefused);
+    }
+    if (answer && !screened.signer->sign(*answer, std::chrono::system_clock::now())) {
+        return std::nullopt;
+    }
+    return answer;
+}
+
 void AxfrListener::udpLoop(const std::stop_token& st) {
     std::vector<std::byte> buf(65535);
+    std::vector<pollfd> fds;
+    for (const auto& s : udp_) fds.push_back(pollfd{.fd = s.fd, .events = POLLIN, .revents = 0});
     while (!st.stop_requested()) {
-        pollfd p{.fd = udp_fd_, .events = POLLIN, .revents = 0};
-        if (::poll(&p, 1, 250) <= 0) continue;
-        sockaddr_storage ss{};
-        socklen_t len = sizeof(ss);
-        const auto n =
-            ::recvfrom(udp_fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&ss), &len);
-        if (n <= 0) continue;
-        const auto peer = peerString(ss);
-        if (!allowed(peer)) {
-            refused_.inc();
-            continue;  // silently dropped: answering would make us a reflector
+        if (fds.empty()) {
+            std::this_thread::sleep_for(250ms);
+            continue;
         }
-        const std::span<const std::byte> query(buf.data(), static_cast<size_t>(n));
-        std::optional<std::vector<std::byte>> answer;
-        auto q = common::parseQuery(query);
-        if (!q) {
-            malformed_.inc();
-            answer = common::buildErrorResponse(query, kRcodeFormErr);
-        } else if (!q->is_query) {
-            malformed_.inc();
-        } else if (auto body = find(q->qname); !body) {
-            refused_.inc();
-            answer = common::buildErrorResponse(query, kRcodeNotAuth);
-        } else if (q->qtype == common::rrtype::kSoa) {
-            auto r = common::buildSoaResponse(query, body->bytes);
-            if (r) answer = std::move(*r);
-        } else {
-            refused_.inc();
-            answer = common::buildErrorResponse(query, kRcodeRefused);
-        }
-        if (answer) {
-            ::sendto(udp_fd_, answer->data(), answer->size(), 0, reinterpret_cast<sockaddr*>(&ss),
-                     len);
+        if (::poll(fds.data(), fds.size(), 250) <= 0) continue;
+        for (auto& p : fds) {
+            if ((p.revents & POLLIN) == 0) continue;
+            sockaddr_storage ss{};
+            socklen_t len = sizeof(ss);
+            const auto n =
+                ::recvfrom(p.fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&ss), &len);
+            if (n <= 0) continue;
+            const auto peer = peerString(ss);
+            if (!allowed(peer)) {
+                refused_.inc();
+                continue;  // silently dropped: answering would make us a reflector
+            }
+            auto answer =
+                answerUdp(std::span<const std::byte>(buf.data(), static_cast<size_t>(n)), peer);
+            if (answer) {
+                ::sendto(p.fd, answer->data(), answer->size(), 0, reinterpret_cast<sockaddr*>(&ss),
+                         len);
+            }
         }
     }
 }

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The AXFR listener the local pdns_server transfers from (DESIGN §5.8): serves exactly one
-// verified body per managed zone, to allow-listed loopback sources only, and records every
-// transfer it serves so that the applier can prove the local pdns took that exact body.
+// verified body per managed zone, to allow-listed loopback sources only, answers only queries
+// TSIG-signed with the node's key and signs every reply (RFC 8945), and records every transfer
+// it serves so that the applier can prove the local pdns took that exact body.
 //
-// Threads: one accept thread, one UDP thread, one thread per TCP connection (bounded). All state
-// is behind Guarded/condition variables; serve/withdraw/waitForTransfer are thread-safe.
+// Sockets: those systemd passed (socket activation, several addresses) or one TCP and one UDP
+// socket it binds itself. Threads: one accept thread, one UDP thread, one thread per TCP
+// connection (bounded). All state is behind mutexes/condition variables; serve/withdraw/
+// waitForTransfer/setTsigKey are thread-safe.
 
 #include <atomic>
 #include <chrono>
@@ -15,12 +18,19 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <pdns_distribute/common/daemon.hpp>
+#include <pdns_distribute/common/dns.hpp>
+#include <pdns_distribute/common/log.hpp>
 #include <pdns_distribute/common/metrics.hpp>
+
+#include "socket_activation.hpp"
+#include "tsig.hpp"
 
 namespace pdns_distribute::secondary_syncer {
 
@@ -32,6 +42,23 @@ struct ServedBody {
 };
 
 enum class TransferWait { Completed, NotStarted, Failed };
+
+/// How the listener treats one incoming message before it looks at the zone: parse it, drop
+/// responses, verify its TSIG under `key` (RFC 8945 §5.2; without a key every query is refused as
+/// unsigned). Pure and thread-safe (no sockets, metrics or logs), so that the fuzz target reaches
+/// the code the sockets do.
+struct ScreenedQuery {
+    enum class Outcome { Malformed, NotAQuery, Refused, Accepted };
+    Outcome outcome = Outcome::Malformed;
+    std::optional<common::ParsedQuery> query;  ///< unless Malformed
+    TsigCheck tsig;                            ///< checked when Refused or Accepted
+    /// Accepted only: signs the answer, the first MAC chained to the request's; refers to `key`.
+    std::optional<TsigSigner> signer;
+    /// Otherwise what to send before giving up (FORMERR, NOTAUTH with the TSIG error), if any.
+    std::optional<Bytes> reply;
+};
+[[nodiscard]] ScreenedQuery screenQuery(std::span<const std::byte> message, const TsigKey* key,
+                                        std::chrono::system_clock::time_point now);
 
 /// Port the applier uses.
 class TransferServer {
@@ -62,8 +89,17 @@ public:
     AxfrListener(const AxfrListener&) = delete;
     AxfrListener& operator=(const AxfrListener&) = delete;
 
-    /// Binds TCP and UDP; throws std::runtime_error naming the address and cause.
+    /// Binds TCP and UDP on the configured address; throws std::runtime_error naming the
+    /// address and cause.
     void bind();
+    /// Uses sockets passed by systemd instead of binding (at least one TCP socket); throws
+    /// std::runtime_error when there is none.
+    void adopt(std::vector<InheritedSocket> sockets);
+    /// What the local pdns is told to transfer from ("127.0.0.1:5300"): the first IPv4 TCP
+    /// socket in use (a wildcard address as 127.0.0.1), else the first IPv6 one ("[::1]:5300").
+    [[nodiscard]] std::string masterAddress() const;
+    /// The key queries must be signed with; until one is set every query is refused (NOTAUTH).
+    void setTsigKey(std::shared_ptr<const TsigKey> key);
     void start();
     void stop();
 
@@ -97,6 +133,11 @@ private:
     void serveConnection(int fd, const std::string& peer, const std::stop_token& st);
     /// Answers one query; for AXFR writes the messages itself. Returns false to close.
     bool answerTcp(int fd, std::span<const std::byte> query, const std::string& peer);
+    /// The answer to a UDP query, nullopt for none.
+    std::optional<Bytes> answerUdp(std::span<const std::byte> query, const std::string& peer);
+    /// Counts and logs what screenQuery decided; true when the query may be answered.
+    bool admit(const ScreenedQuery& screened, const TsigKey* key, const std::string& peer);
+    [[nodiscard]] std::shared_ptr<const TsigKey> tsigKey() const;
     [[nodiscard]] bool allowed(const std::string& peer) const;
     std::shared_ptr<const ServedBody> find(const std::string& zone) const;
     uint64_t beginReceipt(const std::string& zone, const std::string& digest);
@@ -105,8 +146,9 @@ private:
 
     common::HostPort listen_;
     std::vector<std::string> allow_;
-    int tcp_fd_ = -1;
-    int udp_fd_ = -1;
+    std::vector<InheritedSocket> tcp_;  // listening, non-blocking
+    std::vector<InheritedSocket> udp_;
+    std::shared_ptr<const TsigKey> key_;  // guarded by mutex_
 
     mutable std::mutex mutex_;  // guards bodies_, receipts_, active_
     std::condition_variable cv_;
@@ -124,6 +166,8 @@ private:
     common::Counter& transfers_failed_;
     common::Counter& refused_;
     common::Counter& malformed_;
+    common::MetricsRegistry& metrics_;
+    common::LogLimiter log_limiter_{std::chrono::seconds{10}};
 };
 
 }  // namespace pdns_distribute::secondary_syncer

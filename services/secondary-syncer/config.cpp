@@ -40,10 +40,12 @@ Settings readSettings(common::ConfigSection root) {
                                 "directory for the instance id and the parking table");
     y.listen = sec.getString("listen", y.listen,
                              "address:port of the AXFR listener the local pdns transfers from "
-                             "(loopback)");
+                             "(loopback); sockets passed by systemd (pdns-secondary-syncer.socket) "
+                             "are used instead when present, and should use the same port");
     if (!common::parseHostPort(y.listen)) sec.fail("listen", "must be host:port");
-    y.allow =
-        sec.getStringList("allow", y.allow, "source addresses allowed to query the AXFR listener");
+    y.allow = sec.getStringList("allow", y.allow,
+                                "source addresses allowed to query the AXFR listener (queries "
+                                "must also be TSIG-signed with the syncer's key)");
     y.pdns_dns = sec.getString("pdns_dns", y.pdns_dns,
                                "address:port where the local pdns_server answers DNS");
     if (!common::parseHostPort(y.pdns_dns)) sec.fail("pdns_dns", "must be host:port");
@@ -73,6 +75,11 @@ Settings readSettings(common::ConfigSection root) {
                                    "JetStream max_ack_pending of the consumer", 1, 100000);
     y.workers =
         static_cast<int>(sec.getInt("workers", y.workers, "zones applied in parallel", 1, 256));
+    y.priority_workers = static_cast<int>(sec.getInt(
+        "priority_workers", y.priority_workers,
+        "workers of the priority lane: api events heard as they are published are applied by "
+        "these at once, ahead of the durable consumer's backlog (0: no priority lane)",
+        0, 64));
     y.delete_budget_min = sec.getInt("delete_budget_min", y.delete_budget_min,
                                      "deletions always allowed per window", 0, 1'000'000);
     y.delete_budget_percent =

@@ -38,6 +38,7 @@ struct SyncerSettings {
     int64_t scan_rate = 500;
     int64_t max_ack_pending = 1000;
     int workers = 8;
+    int priority_workers = 2;  ///< the priority lane's pool (DESIGN §5.2); 0: no priority lane
     int64_t delete_budget_min = 100;
     int64_t delete_budget_percent = 5;
     std::chrono::milliseconds delete_budget_window{600000};

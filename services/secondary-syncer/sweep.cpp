@@ -20,15 +20,55 @@ common::ZoneEvent resync(const std::string& zone, common::ZoneOp op) {
 
 }  // namespace
 
+common::SecondaryZoneSpec managedZoneSpec(const std::string& zone, const std::string& master,
+                                          const std::string& key_id) {
+    return common::SecondaryZoneSpec{.name = zone,
+                                     .masters = {master},
+                                     .account = std::string(kManagedAccount),
+                                     .tsig_master_key_ids = key_id.empty()
+                                                                ? std::vector<std::string>{}
+                                                                : std::vector<std::string>{key_id}};
+}
+
+bool isManagedZone(const common::PdnsZoneInfo& z, const std::string& master) {
+    return z.account == kManagedAccount &&
+           std::find(z.masters.begin(), z.masters.end(), master) != z.masters.end();
+}
+
+KeyPassResult ensureZoneKeys(common::PdnsApi& api, const std::vector<common::PdnsZoneInfo>& local,
+                             const std::string& master, const std::string& key_id,
+                             const std::function<bool()>& stop) {
+    KeyPassResult r;
+    for (const auto& listed : local) {
+        if (!isManagedZone(listed, master)) continue;
+        ++r.managed;
+        if (stop()) {
+            ++r.failed;
+            continue;
+        }
+        auto z = api.getZone(listed.name);
+        if (!z) {
+            // Deleted meanwhile: nothing to fix.
+            if (z.error().code != "not-found") ++r.failed;
+            continue;
+        }
+        const auto spec = managedZoneSpec(listed.name, master, key_id);
+        if (z->tsig_master_key_ids == spec.tsig_master_key_ids) continue;
+        if (auto s = api.updateSecondaryZone(spec); !s) {
+            ++r.failed;
+            continue;
+        }
+        ++r.updated;
+    }
+    return r;
+}
+
 SweepPlan planSweep(const std::map<std::string, DesiredZone>& desired,
                     const std::vector<common::PdnsZoneInfo>& local, const std::string& master) {
     SweepPlan plan;
     std::map<std::string, const common::PdnsZoneInfo*> by_name;
     for (const auto& z : local) by_name[z.name] = &z;
-    auto managed = [&](const common::PdnsZoneInfo& z) {
-        return z.account == kManagedAccount &&
-               std::find(z.masters.begin(), z.masters.end(), master) != z.masters.end();
-    };
+    auto managed = [&](const common::PdnsZoneInfo& z) { return isManagedZone(z, master); };
     for (const auto& [zone, want] : desired) {
         if (want.op != common::ZoneOp::Upsert) continue;
         auto it = by_name.find(zone);

@@ -7,6 +7,7 @@
 // wanted zone that exists locally unmanaged is reported as a clash. Pure function.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,6 +27,30 @@ struct SweepPlan {
     std::vector<common::ZoneEvent> events;
     std::vector<std::string> clashes;  ///< wanted, but held locally by someone else
 };
+
+/// The local settings of a zone we manage: Slave, transferring from `master` with the TSIG key
+/// `key_id` (pdns id; none when empty), carrying the account marker.
+[[nodiscard]] common::SecondaryZoneSpec managedZoneSpec(const std::string& zone,
+                                                        const std::string& master,
+                                                        const std::string& key_id);
+
+/// True when `z` is ours: the account marker and `master` among its masters.
+[[nodiscard]] bool isManagedZone(const common::PdnsZoneInfo& z, const std::string& master);
+
+struct KeyPassResult {
+    size_t managed = 0;  ///< managed zones looked at
+    size_t updated = 0;  ///< given the key
+    size_t failed = 0;   ///< could not be read or updated (retried on the next pass or apply)
+};
+
+/// Gives every managed zone in `local` the TSIG key `key_id` as its AXFR-MASTER-TSIG (an upgrade
+/// from a version without TSIG, or a renamed node). pdns 4.7 lists zones without their key ids,
+/// so each managed zone is read, and only those without the key are updated. Stops early when
+/// `stop` says so (the rest count as failed).
+[[nodiscard]] KeyPassResult ensureZoneKeys(common::PdnsApi& api,
+                                           const std::vector<common::PdnsZoneInfo>& local,
+                                           const std::string& master, const std::string& key_id,
+                                           const std::function<bool()>& stop);
 
 [[nodiscard]] SweepPlan planSweep(const std::map<std::string, DesiredZone>& desired,
                                   const std::vector<common::PdnsZoneInfo>& local,

@@ -5,10 +5,9 @@
 #include <unistd.h>
 
 #include <array>
-#include <condition_variable>
-#include <deque>
+#include <filesystem>
+#include <fstream>
 #include <map>
-#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -27,9 +26,12 @@
 
 #include "applier.hpp"
 #include "axfr_listener.hpp"
+#include "lanes.hpp"
+#include "local_tsig_key.hpp"
 #include "node_identity.hpp"
 #include "parking.hpp"
 #include "served_table.hpp"
+#include "socket_activation.hpp"
 #include "sweep.hpp"
 #include "zone_data_client.hpp"
 
@@ -72,7 +74,26 @@ struct SyncerMetrics {
               r.counter("pdns_distribute_syncer_malformed_events_total",
                         "stream messages that were not valid zone events (terminated)")),
           fetch_errors(r.counter("pdns_distribute_syncer_fetch_errors_total",
-                                 "failed fetches from the durable consumer")) {}
+                                 "failed fetches from the durable consumer")),
+          priority_events(
+              r.counter("pdns_distribute_syncer_priority_events_total",
+                        "api zone events heard on the core subscription (the priority lane)")),
+          priority_dedup(
+              r.counter("pdns_distribute_syncer_priority_dedup_total",
+                        "zone events acked without work: the other lane had applied that message")),
+          priority_failures(r.counter(
+              "pdns_distribute_syncer_priority_failures_total",
+              "priority-lane applies that failed and were left to the stream's delivery")) {}
+    common::Counter& laneApplied(Lane lane) {
+        return registry.counter("pdns_distribute_syncer_lane_applied_total",
+                                "zones applied or deleted, by lane",
+                                {{"lane", std::string(toString(lane))}});
+    }
+    common::Gauge& laneDepth(Lane lane) {
+        return registry.gauge("pdns_distribute_syncer_lane_queued_zones",
+                              "zones waiting to be taken up, by lane",
+                              {{"lane", std::string(toString(lane))}});
+    }
     common::Counter& outcome(Outcome o) {
         return registry.counter("pdns_distribute_syncer_zone_results_total",
                                 "zone events handled, by outcome",
@@ -84,6 +105,9 @@ struct SyncerMetrics {
     common::Gauge& served;
     common::Counter& malformed_events;
     common::Counter& fetch_errors;
+    common::Counter& priority_events;
+    common::Counter& priority_dedup;
+    common::Counter& priority_failures;
 };
 
 class SyncerService final : public common::Service {
@@ -94,7 +118,10 @@ public:
           budget_(clock_, settings.syncer.delete_budget_window, settings.syncer.delete_budget_min,
                   settings.syncer.delete_budget_percent),
           parking_(std::filesystem::path(settings.syncer.state_dir) / "parked.json", clock_, 5s,
-                   settings.syncer.park_backoff_max) {
+                   settings.syncer.park_backoff_max),
+          lanes_(clock_, LaneSettings{}) {
+        metrics_.laneApplied(Lane::Priority);  // both series from the start, at 0
+        metrics_.laneApplied(Lane::Bulk);
         const auto& y = settings.syncer;
         auto trusted = loadTrustedKeys(y);
         instance_ = loadOrCreateInstanceId(y.state_dir);
@@ -104,7 +131,25 @@ public:
         auto local_dns = common::parseHostPort(y.pdns_dns);
         if (!listen || !local_dns) throw std::runtime_error("bad syncer.listen or syncer.pdns_dns");
         listener_ = std::make_unique<AxfrListener>(*listen, y.allow, context.metrics);
-        listener_->bind();
+        if (auto inherited = takeInheritedSockets(); !inherited.empty()) {
+            std::string where;
+            bool configured_port = false;
+            for (const auto& sock : inherited) {
+                where += fmt::format("{}{} {}:{}", where.empty() ? "" : ", ",
+                                     sock.stream ? "tcp" : "udp", sock.address, sock.port);
+                configured_port = configured_port || sock.port == listen->port;
+            }
+            spdlog::info("AXFR listener uses the sockets systemd passed ({})", where);
+            if (!configured_port) {
+                spdlog::warn(
+                    "no socket systemd passed is on port {} of syncer.listen; the local pdns is "
+                    "told to transfer from the passed sockets",
+                    listen->port);
+            }
+            listener_->adopt(std::move(inherited));
+        } else {
+            listener_->bind();
+        }
 
         api_ = std::make_unique<common::HttpPdnsApi>(settings.pdns);
         auto info =
@@ -113,6 +158,25 @@ public:
             throw std::runtime_error("cannot reach the local PowerDNS API '" + settings.pdns.url +
                                      "' (" + info.error().message + "); check [pdns]");
         }
+        // The listener answers only transfers signed with this key; every managed zone carries it.
+        const auto key_name = tsigKeyNameForNode(y.node_id);
+        auto key = retryFor(30s, "cannot set up the TSIG key in the local PowerDNS", [&] {
+            auto k = ensureLocalTsigKey(*api_, key_name);
+            // Not worth retrying: the key there is unusable or the request is refused.
+            if (!k && (k.error().code == "unusable" || k.error().code.starts_with("http-4"))) {
+                throw std::runtime_error(k.error().message);
+            }
+            return k;
+        });
+        if (!key) {
+            throw std::runtime_error("cannot set up TSIG key '" + key_name +
+                                     "' in the local PowerDNS (" + key.error().message + ")");
+        }
+        tsig_key_id_ = key->id;
+        listener_->setTsigKey(key->key);
+        spdlog::info("TSIG key '{}' ({}) {} the local pdns", key->key->name(),
+                     tsigAlgorithmName(key->key->algorithm()),
+                     key->created ? "created in" : "read from");
         dns_ = std::make_unique<common::LdnsDnsClient>(
             common::DnsEndpoint{.address = local_dns->host, .port = local_dns->port}, 2000ms);
         scan_dns_ = std::make_unique<common::LdnsDnsClient>(
@@ -162,6 +226,16 @@ public:
             }
             (std::string_view(kind) == "state" ? state_sub_ : resync_sub_) = std::move(*sub);
         }
+        // The priority lane (DESIGN §5.2) hears every event of the group as it is published,
+        // without a queue group: each syncer applies api events itself.
+        if (y.priority_workers > 0) {
+            auto sub = bus_->subscribe(cs.filter_subject);
+            if (!sub) {
+                throw std::runtime_error(fmt::format("cannot subscribe to '{}' ({})",
+                                                     cs.filter_subject, sub.error().message));
+            }
+            priority_sub_ = std::move(*sub);
+        }
 
         data_client_ = std::make_unique<ZoneDataClient>(
             *bus_,
@@ -171,13 +245,14 @@ public:
                                    .max_zone_bytes = y.max_zone_bytes,
                                    .timeout = y.request_timeout},
             clock_, context.metrics);
-        master_ = fmt::format("127.0.0.1:{}", listen->port);
+        master_ = listener_->masterAddress();
         applier_ = std::make_unique<Applier>(
-            ApplierSettings{.master = master_, .apply_timeout = y.apply_timeout}, *data_client_,
-            *api_, *dns_, *listener_, budget_, clock_,
+            ApplierSettings{
+                .master = master_, .tsig_key_id = tsig_key_id_, .apply_timeout = y.apply_timeout},
+            *data_client_, *api_, *dns_, *listener_, budget_, clock_,
             [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); });
         spdlog::info("syncer node={} instance={} consumer={} listener={}", y.node_id, instance_,
-                     durable, y.listen);
+                     durable, master_);
     }
 
     ~SyncerService() override { stop(); }
@@ -185,12 +260,23 @@ public:
     void start() override {
         listener_->start();
         for (int i = 0; i < settings_.syncer.workers; ++i) {
-            workers_.emplace_back([this](const std::stop_token& st) { workerLoop(st); });
+            workers_.emplace_back(
+                [this](const std::stop_token& st) { workerLoop(st, Lane::Bulk); });
+        }
+        if (priority_sub_) {
+            for (int i = 0; i < settings_.syncer.priority_workers; ++i) {
+                workers_.emplace_back(
+                    [this](const std::stop_token& st) { workerLoop(st, Lane::Priority); });
+            }
+            priority_thread_ =
+                std::jthread([this](const std::stop_token& st) { priorityLoop(st); });
         }
         consumer_thread_ = std::jthread([this](const std::stop_token& st) { consumeLoop(st); });
         housekeeping_ = std::jthread([this](const std::stop_token& st) { housekeepingLoop(st); });
         sweep_running_ = true;
         sweep_thread_ = std::jthread([this](const std::stop_token& st) { sweep(st); });
+        key_thread_ =
+            std::jthread([this](const std::stop_token& st) { ensureKeysOnManagedZones(st); });
         scan_thread_ = std::jthread([this](const std::stop_token& st) { scanLoop(st); });
         state_thread_ = std::jthread([this](const std::stop_token& st) { stateLoop(st); });
         resync_thread_ = std::jthread([this](const std::stop_token& st) { resyncLoop(st); });
@@ -205,20 +291,12 @@ public:
         state_thread_ = {};
         scan_thread_ = {};
         sweep_thread_ = {};
+        key_thread_ = {};
         consumer_thread_ = {};
+        priority_thread_ = {};
         for (auto& t : workers_) t.request_stop();
-        cv_.notify_all();
         workers_.clear();
-        std::vector<DeliveryPtr> untouched;
-        {
-            std::lock_guard lock(mutex_);
-            for (auto& [zone, slot] : slots_) {
-                untouched.insert(untouched.end(), slot.waiting.begin(), slot.waiting.end());
-            }
-            slots_.clear();
-            ready_.clear();
-        }
-        for (auto& d : untouched) (void)d->nak(std::chrono::milliseconds{0});
+        for (auto& d : lanes_.clear()) (void)d->nak(std::chrono::milliseconds{0});
         housekeeping_ = {};
         if (listener_) listener_->stop();
         if (claim_ && !claim_lost_) claim_->release();
@@ -235,6 +313,7 @@ public:
         r.details["served_zones"] = served_.servedCount();
         r.details["digest"] = served_.digestHex();
         r.details["local_dns"] = local_dns_down_ ? "not answering" : "ok";
+        r.details["tsig_key"] = tsig_key_id_;
         auto parked = parking_.all();
         r.details["parked"] = nlohmann::json::array();
         for (size_t i = 0; i < parked.size() && i < 100; ++i) {
@@ -250,42 +329,10 @@ public:
     }
 
 private:
-    struct Slot {
-        bool busy = false;
-        bool queued = false;
-        std::optional<common::ZoneEvent> latest;
-        bool latest_parking = false;  // a parking retry, not a stream event
-        std::vector<DeliveryPtr> waiting;
-        std::vector<DeliveryPtr> in_flight;
-    };
-
-    // Stream events always win over synthetic ones (parking retries and the startup sweep) for
-    // the same zone; a parking retry that a real event overtook is dropped when taken up.
-    enum class Source { Stream, Parking, Sweep };
-
-    void enqueue(const common::ZoneEvent& event, DeliveryPtr delivery, Source source) {
-        const bool synthetic = source != Source::Stream;
-        {
-            std::lock_guard lock(mutex_);
-            auto& slot = slots_[event.zone];
-            if (!synthetic || !slot.latest) {
-                slot.latest = event;
-                slot.latest_parking = source == Source::Parking;
-            }
-            if (delivery) slot.waiting.push_back(std::move(delivery));
-            if (!slot.busy && !slot.queued) {
-                slot.queued = true;
-                ready_.push_back(event.zone);
-            }
-        }
-        cv_.notify_one();
-    }
-
-    size_t outstanding() {
-        std::lock_guard lock(mutex_);
-        size_t n = 0;
-        for (const auto& [zone, slot] : slots_) n += slot.waiting.size() + slot.in_flight.size();
-        return n;
+    void enqueue(const common::ZoneEvent& event, DeliveryPtr delivery, EventSource source) {
+        std::string msg_id;
+        if (delivery) msg_id = delivery->message().header("Nats-Msg-Id").value_or("");
+        lanes_.add(event, source, std::move(msg_id), std::move(delivery));
     }
 
     void consumeLoop(const std::stop_token& st) {
@@ -293,7 +340,7 @@ private:
         bool idle = true;
         common::LogLimiter limiter(10s);
         while (!st.stop_requested()) {
-            if (outstanding() >= static_cast<size_t>(settings_.syncer.max_ack_pending)) {
+            if (lanes_.heldDeliveries() >= static_cast<size_t>(settings_.syncer.max_ack_pending)) {
                 std::this_thread::sleep_for(20ms);
                 continue;
             }
@@ -323,54 +370,66 @@ private:
                     (void)delivery->term();
                     continue;
                 }
-                enqueue(*event, std::move(delivery), Source::Stream);
+                enqueue(*event, std::move(delivery), EventSource::Stream);
             }
         }
     }
 
-    void workerLoop(const std::stop_token& st) {
+    // The priority lane's feed: api events as they are published. Everything else on the
+    // subject (reconcile, resync, policy and freshness events, malformed messages) is left to the
+    // durable consumer, which delivers every message anyway.
+    void priorityLoop(const std::stop_token& st) {
+        const auto prefix = "pdns.zones." + settings_.syncer.group + ".";
         while (!st.stop_requested()) {
-            std::string zone;
-            common::ZoneEvent event;
-            bool parking_retry = false;
-            {
-                std::unique_lock lock(mutex_);
-                cv_.wait_for(lock, 500ms, [&] { return !ready_.empty() || st.stop_requested(); });
-                if (ready_.empty() || st.stop_requested()) continue;
-                zone = ready_.front();
-                ready_.pop_front();
-                auto& slot = slots_[zone];
-                slot.queued = false;
-                slot.busy = true;
-                event = *slot.latest;
-                parking_retry = slot.latest_parking;
-                slot.latest.reset();
-                slot.in_flight = std::move(slot.waiting);
-                slot.waiting.clear();
-            }
-            // A parking retry queued before a real event settled the zone is stale by now.
-            if (!parking_retry || parking_.contains(zone)) {
-                process(event);
-            } else {
-                settle(zone);
-            }
-            {
-                std::lock_guard lock(mutex_);
-                auto& slot = slots_[zone];
-                slot.busy = false;
-                slot.in_flight.clear();
-                if (slot.latest) {
-                    slot.queued = true;
-                    ready_.push_back(zone);
-                    cv_.notify_one();
-                } else if (slot.waiting.empty()) {
-                    slots_.erase(zone);
-                }
-            }
+            auto m = priority_sub_->next(500ms);
+            if (!m) continue;
+            auto event = common::parseZoneEvent(m->data);
+            if (!event || event->cause != common::EventCause::Api) continue;
+            if (!m->subject.starts_with(prefix)) continue;
+            auto subject_zone =
+                common::decodeZoneKey(std::string_view(m->subject).substr(prefix.size()));
+            if (!subject_zone || *subject_zone != event->zone) continue;
+            metrics_.priority_events.inc();
+            lanes_.add(*event, EventSource::Priority, m->header("Nats-Msg-Id").value_or(""));
         }
     }
 
-    void process(const common::ZoneEvent& event) {
+    void workerLoop(const std::stop_token& st, Lane lane) {
+        while (!st.stop_requested()) {
+            auto job = lanes_.take(lane, st, 500ms);
+            if (!job) continue;
+            const bool succeeded = handle(*job);
+            lanes_.finish(*job, succeeded);
+        }
+    }
+
+    // True when the zone is settled (applied, deleted or nothing to do).
+    bool handle(const LaneJob& job) {
+        // This very message (or a later one of its publisher) is already applied, by either lane:
+        // ack it without work, unless the zone got parked since (then its event is taken up
+        // normally).
+        if (job.covered && !parking_.contains(job.zone)) {
+            spdlog::debug("zone '{}' msg_id={} already applied", job.zone, job.msg_id);
+            metrics_.priority_dedup.inc();
+            metrics_.outcome(Outcome::Skipped).inc();
+            settle(job);
+            return true;
+        }
+        // A parking retry queued before a real event settled the zone is stale by now.
+        if (job.source == EventSource::Parking && !parking_.contains(job.zone)) {
+            settle(job);
+            return true;
+        }
+        // A priority event without a stream delivery in hand: on failure the stream's copy of the
+        // message does the work (with retries and parking), so nothing is parked here.
+        const bool stream_follows = job.source == EventSource::Priority && job.deliveries.empty();
+        const auto outcome = process(job, stream_follows);
+        return outcome == Outcome::Applied || outcome == Outcome::Deleted ||
+               outcome == Outcome::Skipped;
+    }
+
+    Outcome process(const LaneJob& job, bool stream_follows) {
+        const auto& event = job.event;
         ApplyResult r;
         static constexpr std::array<std::chrono::milliseconds, 2> kRetryDelays{250ms, 1000ms};
         for (size_t attempt = 0;; ++attempt) {
@@ -388,14 +447,17 @@ private:
         metrics_.outcome(r.outcome).inc();
         switch (r.outcome) {
             case Outcome::Applied:
-                spdlog::info("zone '{}' serial {} applied in {} ms", event.zone, r.serial,
-                             r.took.count());
+                spdlog::info("zone '{}' serial {} applied in {} ms ({} lane)", event.zone, r.serial,
+                             r.took.count(), toString(job.lane));
                 metrics_.apply_seconds.observe(std::chrono::duration<double>(r.took).count());
+                metrics_.laneApplied(job.lane).inc();
                 parking_.clear(event.zone);
                 if (r.served) served_.set(event.zone, ServedState::from(*r.served));
                 break;
             case Outcome::Deleted:
-                spdlog::info("zone '{}' deleted (absence verified)", event.zone);
+                spdlog::info("zone '{}' deleted (absence verified, {} lane)", event.zone,
+                             toString(job.lane));
+                metrics_.laneApplied(job.lane).inc();
                 parking_.clear(event.zone);
                 served_.erase(event.zone);
                 break;
@@ -404,26 +466,29 @@ private:
                 break;
             case Outcome::Retry:
             case Outcome::Park:
+                if (stream_follows) {
+                    spdlog::warn(
+                        "zone '{}' {} not applied by the priority lane; left to the stream's "
+                        "delivery ({})",
+                        event.zone, common::toString(event.op), r.error);
+                    metrics_.priority_failures.inc();
+                    return r.outcome;
+                }
                 spdlog::error("zone '{}' {} not applied, parked ({})", event.zone,
                               common::toString(event.op), r.error);
                 parking_.park(event.zone, event.op, r.error);
                 served_.setError(event.zone, r.error);
                 break;
         }
-        settle(event.zone);
+        settle(job);
         if (r.outcome != Outcome::Skipped) report(event, r);
+        return r.outcome;
     }
 
-    // Acks every delivery taken up for this zone: its effect is proven, or it is parked (and the
+    // Acks every delivery taken up with the job: its effect is proven, or it is parked (and the
     // parking table, not a nak, carries the retry; naks would hold ack-pending slots).
-    void settle(const std::string& zone) {
-        std::vector<DeliveryPtr> done;
-        {
-            std::lock_guard lock(mutex_);
-            auto it = slots_.find(zone);
-            if (it != slots_.end()) done = it->second.in_flight;
-        }
-        for (auto& d : done) {
+    void settle(const LaneJob& job) {
+        for (const auto& d : job.deliveries) {
             if (auto s = d->ack(); !s)
                 spdlog::warn("cannot ack seq={} ({})", d->streamSequence(), s.error().message);
         }
@@ -498,7 +563,46 @@ private:
         }
         spdlog::info("startup sweep: {} wanted zone(s), {} local, {} to repair", desired.size(),
                      local->size(), plan.events.size());
-        for (const auto& e : plan.events) enqueue(e, nullptr, Source::Sweep);
+        for (const auto& e : plan.events) enqueue(e, nullptr, EventSource::Sweep);
+    }
+
+    // Managed zones without our TSIG key (an upgrade from a version without TSIG, or a renamed
+    // node) get it. Until then pdns's own refresh checks of such a zone are refused, but the zone
+    // is still served, and any apply sets the key before it asks for a transfer. A marker in the
+    // state dir records that every managed zone carries the key, so later starts skip the reads.
+    void ensureKeysOnManagedZones(const std::stop_token& st) {
+        const auto marker = std::filesystem::path(settings_.syncer.state_dir) / "tsig-zones";
+        {
+            std::ifstream in(marker);
+            std::string done;
+            if (in && std::getline(in, done) && done == tsig_key_id_ + " " + master_) return;
+        }
+        auto local = api_->listZones(std::nullopt, false);
+        for (int attempt = 1; !local && attempt < 10 && !st.stop_requested(); ++attempt) {
+            std::this_thread::sleep_for(1s);
+            local = api_->listZones(std::nullopt, false);
+        }
+        if (!local) {
+            spdlog::warn("cannot give managed zones the TSIG key ({}); the next start tries again",
+                         local.error().message);
+            return;
+        }
+        const auto r = ensureZoneKeys(*api_, *local, master_, tsig_key_id_,
+                                      [&] { return st.stop_requested(); });
+        spdlog::info("TSIG key on managed zones: {} checked, {} given the key, {} failed",
+                     r.managed, r.updated, r.failed);
+        if (r.failed > 0) {
+            spdlog::warn(
+                "{} managed zone(s) could not be given the TSIG key; each gets it on its next "
+                "change, and the next start tries again",
+                r.failed);
+            return;
+        }
+        std::ofstream out(marker, std::ios::trunc);
+        out << tsig_key_id_ << " " << master_ << "\n";
+        if (!out)
+            spdlog::warn("cannot write '{}' (the next start checks every zone again)",
+                         marker.string());
     }
 
     void heartbeat() {
@@ -519,10 +623,7 @@ private:
                                 common::serializeHeartbeat(h));
     }
 
-    bool inHand(const std::string& zone) {
-        std::lock_guard lock(mutex_);
-        return slots_.contains(zone);
-    }
+    bool inHand(const std::string& zone) { return lanes_.contains(zone); }
 
     // Reads every managed zone's apex from the local pdns, paced by scan_rate, so a zone lost or
     // edited there (or a local pdns that stopped answering) shows in the heartbeat digest. Zones
@@ -650,7 +751,7 @@ private:
                     event.at = common::rfc3339Millis(std::chrono::system_clock::now());
                     spdlog::info("resync of zone '{}' requested ({})", zone,
                                  common::toString(event.op));
-                    enqueue(event, nullptr, Source::Sweep);
+                    enqueue(event, nullptr, EventSource::Sweep);
                     ++reply.accepted;
                 }
             }
@@ -664,6 +765,9 @@ private:
         while (!st.stop_requested()) {
             std::this_thread::sleep_for(200ms);
             const auto now = std::chrono::steady_clock::now();
+            for (const auto lane : {Lane::Priority, Lane::Bulk}) {
+                metrics_.laneDepth(lane).set(static_cast<double>(lanes_.depth(lane)));
+            }
             for (const auto& p : parking_.takeDue()) {
                 enqueue(common::ZoneEvent{.zone = p.zone,
                                           .op = p.op,
@@ -671,19 +775,11 @@ private:
                                           .apex = std::nullopt,
                                           .cause = common::EventCause::Resync,
                                           .at = {}},
-                        nullptr, Source::Parking);
+                        nullptr, EventSource::Parking);
             }
             if (now >= next_keepalive) {
                 next_keepalive = now + settings_.syncer.ack_wait / 3;
-                std::vector<DeliveryPtr> pending;
-                {
-                    std::lock_guard lock(mutex_);
-                    for (const auto& [zone, slot] : slots_) {
-                        pending.insert(pending.end(), slot.in_flight.begin(), slot.in_flight.end());
-                        pending.insert(pending.end(), slot.waiting.begin(), slot.waiting.end());
-                    }
-                }
-                for (auto& d : pending) (void)d->inProgress();
+                for (auto& d : lanes_.deliveries()) (void)d->inProgress();
             }
             if (now >= next_renew) {
                 next_renew = now + settings_.syncer.heartbeat;
@@ -724,21 +820,22 @@ private:
     std::unique_ptr<ZoneDataClient> data_client_;
     std::unique_ptr<Applier> applier_;
 
-    std::mutex mutex_;  // guards slots_ and ready_
-    std::condition_variable cv_;
-    std::map<std::string, Slot> slots_;
-    std::deque<std::string> ready_;
+    LaneScheduler lanes_;
+    std::unique_ptr<common::SyncSubscription> priority_sub_;
 
     std::atomic<bool> claim_lost_{false};
     std::atomic<bool> stopped_{false};
     std::vector<std::jthread> workers_;
     std::jthread consumer_thread_;
+    std::jthread priority_thread_;
     std::jthread housekeeping_;
     std::jthread sweep_thread_;
+    std::jthread key_thread_;
     std::jthread scan_thread_;
     std::jthread state_thread_;
     std::jthread resync_thread_;
     std::string master_;
+    std::string tsig_key_id_;
 };
 
 }  // namespace

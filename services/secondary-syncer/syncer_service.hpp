@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Wiring of pdns-secondary-syncer: node claim, durable consumer, per-zone scheduler with a
-// worker pool, keep-alive (InProgress) for long applies, parking drain, AXFR listener.
+// Wiring of pdns-secondary-syncer: node claim, durable consumer and priority subscription, the
+// two lanes of the per-zone scheduler (lanes.hpp) with their worker pools, keep-alive
+// (InProgress) for long applies, parking drain, AXFR listener.
 
 #include <memory>
 

@@ -140,6 +140,40 @@ TEST_F(PdnsApiE2e, SecondaryZone_CreateGetUpdateDelete) {
     EXPECT_EQ(gone.error().code, "not-found");
 }
 
+TEST_F(PdnsApiE2e, TsigKey_CreateGetConflictNotFound) {
+    HttpPdnsApi api(settings());
+    auto missing = api.getTsigKey("pdns-distribute-e2e_1.");
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, "not-found");
+
+    auto created = api.createTsigKey("pdns-distribute-e2e_1.", "hmac-sha256");
+    ASSERT_TRUE(created) << created.error().message;
+    EXPECT_EQ(created->id, "pdns-distribute-e2e=5F1.");
+    EXPECT_EQ(created->algorithm, "hmac-sha256");
+    EXPECT_FALSE(created->secret.empty());  // pdns generated one
+
+    auto got = api.getTsigKey("pdns-distribute-e2e_1.");
+    ASSERT_TRUE(got) << got.error().message;
+    EXPECT_EQ(got->id, created->id);
+    EXPECT_EQ(got->secret, created->secret);
+
+    auto again = api.createTsigKey("pdns-distribute-e2e_1.", "hmac-sha256");
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, "http-409");
+    EXPECT_EQ(again.error().message.find(created->secret), std::string::npos);
+
+    // The id is what a zone's slave_tsig_key_ids names.
+    const SecondaryZoneSpec spec{.name = "tsig.sec.example.",
+                                 .masters = {"127.0.0.1:5300"},
+                                 .account = "pdns-distribute",
+                                 .tsig_master_key_ids = {created->id}};
+    ASSERT_TRUE(api.createSecondaryZone(spec));
+    auto z = api.getZone(spec.name);
+    ASSERT_TRUE(z) << z.error().message;
+    EXPECT_EQ(z->tsig_master_key_ids, std::vector<std::string>{created->id});
+    ASSERT_TRUE(api.deleteZone(spec.name));
+}
+
 TEST_F(PdnsApiE2e, ListZones_FilterAndEditedSerial) {
     createNative("0/26.2.0.192.in-addr.arpa.");
     createNative("list.example.");

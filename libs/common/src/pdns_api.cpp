@@ -9,6 +9,7 @@
 #include <iterator>
 #include <regex>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 #include <fmt/format.h>
@@ -245,6 +246,35 @@ Result<PdnsZoneInfo> parsePdnsZone(const nlohmann::json& j) {
     return z;
 }
 
+Result<PdnsTsigKey> parsePdnsTsigKey(const nlohmann::json& j) {
+    if (!j.is_object()) return Error{"malformed TSIG key object (not a JSON object)", "malformed"};
+    PdnsTsigKey k;
+    // Reported without the value: "key" is a secret.
+    const auto field = [&](const char* name, bool required, std::string& out) -> Status {
+        const auto it = j.find(name);
+        if (it == j.end() || it->is_null()) {
+            if (required) {
+                return Error{fmt::format("malformed TSIG key object (no '{}')", name), "malformed"};
+            }
+            return {};
+        }
+        if (!it->is_string()) {
+            return Error{fmt::format("malformed TSIG key object ('{}' is not a string)", name),
+                         "malformed"};
+        }
+        out = it->get<std::string>();
+        return {};
+    };
+    for (auto [name, required, out] :
+         {std::tuple<const char*, bool, std::string*>{"id", true, &k.id},
+          {"name", true, &k.name},
+          {"algorithm", true, &k.algorithm},
+          {"key", false, &k.secret}}) {
+        if (auto s = field(name, required, *out); !s) return std::move(s).error();
+    }
+    return k;
+}
+
 struct HttpPdnsApi::Impl {
     std::string origin;     // scheme://host[:port]
     std::string base_path;  // [prefix]/api/v1/servers/<id>
@@ -320,6 +350,20 @@ struct HttpPdnsApi::Impl {
                          "malformed"};
         }
         return j;
+    }
+
+    /// Like parseBody + parsePdnsTsigKey, but never quotes the body: it holds the secret.
+    static Result<PdnsTsigKey> parseTsigKeyBody(std::string_view action, const HttpReply& reply) {
+        auto j = json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
+        if (j.is_discarded()) {
+            return Error{fmt::format("cannot {} (PowerDNS answered HTTP {} with a body that is "
+                                     "not JSON)",
+                                     action, reply.status),
+                         "malformed"};
+        }
+        auto k = parsePdnsTsigKey(j);
+        if (!k) return Error{fmt::format("cannot {} ({})", action, k.error().message), "malformed"};
+        return k;
     }
 
     /// Runs a request whose only interesting outcome is a 2xx.
@@ -463,6 +507,26 @@ Status HttpPdnsApi::setNsec3Param(std::string_view zone, const std::string& para
     return impl_->simple(fmt::format("set NSEC3 parameters of PowerDNS zone '{}'", zone), "PUT",
                          "/zones/" + encodePdnsZoneId(zone),
                          json{{"dnssec", true}, {"nsec3param", param}, {"nsec3narrow", false}});
+}
+
+Result<PdnsTsigKey> HttpPdnsApi::getTsigKey(std::string_view name) {
+    const std::string action = fmt::format("get PowerDNS TSIG key '{}'", name);
+    auto reply = impl_->exchange("GET", "/tsigkeys/" + encodePdnsZoneId(name), std::nullopt);
+    if (!reply)
+        return Error{fmt::format("cannot {} ({})", action, reply.error().message), "network"};
+    if (reply->status != 200) return Impl::httpError(action, *reply);
+    return Impl::parseTsigKeyBody(action, *reply);
+}
+
+Result<PdnsTsigKey> HttpPdnsApi::createTsigKey(std::string_view name, std::string_view algorithm) {
+    const std::string action = fmt::format("create PowerDNS TSIG key '{}'", name);
+    auto reply =
+        impl_->exchange("POST", "/tsigkeys",
+                        json{{"name", std::string(name)}, {"algorithm", std::string(algorithm)}});
+    if (!reply)
+        return Error{fmt::format("cannot {} ({})", action, reply.error().message), "network"};
+    if (reply->status != 201) return Impl::httpError(action, *reply);
+    return Impl::parseTsigKeyBody(action, *reply);
 }
 
 Status HttpPdnsApi::flushCache(std::string_view zone) {

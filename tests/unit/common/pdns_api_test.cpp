@@ -152,6 +152,49 @@ TEST(ParsePdnsZone, NotAnObject_Malformed) {
     EXPECT_EQ(z.error().code, "malformed");
 }
 
+// ---- TSIG keys ----
+
+// Verbatim shapes from pdns 4.7.3: GET /tsigkeys/<id> and POST answer with the key, the listing
+// with "key" empty.
+constexpr const char* kGetTsigKey =
+    R"({"algorithm": "hmac-sha256", "id": "pdns-distribute-sec=5F1.",
+  "key": "Gkkx1dkA1QkD6DYgROOBHAiNe6lLhHYH4LW7XC/P3D97GD3slNoo2LgteCR0I5PLlEBG4F1hPzk+4H4K/hANXQ==",
+  "name": "pdns-distribute-sec_1", "type": "TSIGKey"})";
+constexpr const char* kListTsigKeys = R"([{"algorithm": "hmac-sha256",
+  "id": "pdns-distribute-sec=5F1.", "key": "", "name": "pdns-distribute-sec_1",
+  "type": "TSIGKey"}])";
+
+TEST(ParsePdnsTsigKey, GetAnswer_AllFields) {
+    auto k = parsePdnsTsigKey(json::parse(kGetTsigKey));
+    ASSERT_TRUE(k) << k.error().message;
+    EXPECT_EQ(k->id, "pdns-distribute-sec=5F1.");
+    EXPECT_EQ(k->name, "pdns-distribute-sec_1");
+    EXPECT_EQ(k->algorithm, "hmac-sha256");
+    EXPECT_EQ(k->secret.size(), 88u);
+}
+
+TEST(ParsePdnsTsigKey, ListingEntry_EmptySecret) {
+    auto k = parsePdnsTsigKey(json::parse(kListTsigKeys).at(0));
+    ASSERT_TRUE(k) << k.error().message;
+    EXPECT_TRUE(k->secret.empty());
+}
+
+TEST(ParsePdnsTsigKey, MissingOrWrongFields_MalformedWithoutTheSecret) {
+    for (const auto* field : {"id", "name", "algorithm"}) {
+        auto j = json::parse(kGetTsigKey);
+        j.erase(field);
+        auto k = parsePdnsTsigKey(j);
+        ASSERT_FALSE(k) << field;
+        EXPECT_EQ(k.error().code, "malformed");
+    }
+    auto j = json::parse(kGetTsigKey);
+    j["algorithm"] = 5;
+    auto k = parsePdnsTsigKey(j);
+    ASSERT_FALSE(k);
+    EXPECT_EQ(k.error().message.find("Gkkx1dkA"), std::string::npos);
+    EXPECT_FALSE(parsePdnsTsigKey(json::array()));
+}
+
 // ---- HttpPdnsApi construction (no network involved) ----
 
 class HttpPdnsApiConstruction : public ::testing::Test {

@@ -114,7 +114,44 @@ public:
         return {};
     }
 
+    /// TSIG keys by id (pdns 4.7: the name with a final dot); createTsigKey makes the secret.
+    void addTsigKey(common::PdnsTsigKey k) {
+        std::lock_guard l(m_);
+        tsig_keys_[k.id] = std::move(k);
+    }
+    void removeTsigKey(const std::string& id) {
+        std::lock_guard l(m_);
+        tsig_keys_.erase(id);
+    }
+    common::Result<common::PdnsTsigKey> getTsigKey(std::string_view name) override {
+        if (auto e = hit("getTsigKey", std::string(name))) return *e;
+        std::lock_guard l(m_);
+        auto it = tsig_keys_.find(tsigId(name));
+        if (it == tsig_keys_.end())
+            return common::Error{.message = "Not Found", .code = "not-found"};
+        return it->second;
+    }
+    common::Result<common::PdnsTsigKey> createTsigKey(std::string_view name,
+                                                      std::string_view algorithm) override {
+        if (auto e = hit("createTsigKey", std::string(name))) return *e;
+        std::lock_guard l(m_);
+        const auto id = tsigId(name);
+        if (tsig_keys_.contains(id))
+            return common::Error{.message = "Conflict", .code = "http-409"};
+        auto& k = tsig_keys_[id];
+        k = common::PdnsTsigKey{.id = id,
+                                .name = id.substr(0, id.size() - 1),
+                                .algorithm = std::string(algorithm),
+                                .secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ=="};
+        return k;
+    }
+
 private:
+    static std::string tsigId(std::string_view name) {
+        std::string id(name);
+        if (!id.ends_with('.')) id += '.';
+        return id;
+    }
     static common::PdnsZoneInfo toInfo(const common::SecondaryZoneSpec& spec) {
         common::PdnsZoneInfo z;
         z.id = spec.name;
@@ -122,6 +159,7 @@ private:
         z.kind = "Slave";
         z.account = spec.account;
         z.masters = spec.masters;
+        z.tsig_master_key_ids = spec.tsig_master_key_ids;
         return z;
     }
     std::optional<common::Error> hit(const std::string& call, const std::string& zone) {
@@ -136,6 +174,7 @@ private:
     std::mutex m_;
     std::map<std::string, common::PdnsZoneInfo> zones_;
     std::map<std::string, std::pair<common::Error, int>> failures_;
+    std::map<std::string, common::PdnsTsigKey> tsig_keys_;
     std::vector<std::string> calls_;
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "applier.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -17,6 +18,7 @@ using namespace std::chrono_literals;
 using common::ManifestStatus;
 
 constexpr auto kMaster = "127.0.0.1:5300";
+constexpr auto kKeyId = "pdns-distribute-sec1.";
 
 class FakeData final : public ZoneDataSource {
 public:
@@ -88,8 +90,8 @@ protected:
     ApplierTest()
         : local_(clock_),
           budget_(clock_, 10min, 2, 0),
-          applier_(ApplierSettings{.master = kMaster, .apply_timeout = 5s}, data_, api_, local_,
-                   local_, budget_, clock_,
+          applier_(ApplierSettings{.master = kMaster, .tsig_key_id = kKeyId, .apply_timeout = 5s},
+                   data_, api_, local_, local_, budget_, clock_,
                    [this](std::chrono::milliseconds d) { clock_.advance(d); }) {
         api_.on_retrieve = [this](const std::string& zone) { local_.onRetrieve(zone); };
     }
@@ -126,12 +128,13 @@ protected:
                                  .cause = common::EventCause::Api,
                                  .at = {}};
     }
-    void addManaged(const std::string& zone) {
+    void addManaged(const std::string& zone, std::vector<std::string> keys = {kKeyId}) {
         common::PdnsZoneInfo z;
         z.name = zone;
         z.kind = "Slave";
         z.account = std::string(kManagedAccount);
         z.masters = {kMaster};
+        z.tsig_master_key_ids = std::move(keys);
         api_.addZone(z);
     }
 
@@ -153,9 +156,32 @@ TEST_F(ApplierTest, Upsert_NewZone_CreatesManagedSlaveZoneAndProvesIt) {
     EXPECT_EQ(z->kind, "Slave");
     EXPECT_EQ(z->account, kManagedAccount);
     EXPECT_EQ(z->masters, std::vector<std::string>{kMaster});
+    EXPECT_EQ(z->tsig_master_key_ids, std::vector<std::string>{kKeyId});
     EXPECT_TRUE(local_.serves("example.org."));
     EXPECT_EQ(api_.count("axfrRetrieve"), 1);
     EXPECT_GE(api_.count("flushCache"), 1);
+}
+
+TEST_F(ApplierTest, Upsert_ManagedZoneWithoutTheKey_GetsItBeforeTheRetrieve) {
+    addManaged("example.org.", {});
+    data_.answers.emplace("example.org.", present("example.org.", 7));
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Upsert));
+    ASSERT_EQ(r.outcome, Outcome::Applied) << r.error;
+    EXPECT_EQ(api_.zone("example.org.")->tsig_master_key_ids, std::vector<std::string>{kKeyId});
+    const auto calls = api_.calls();
+    const auto update = std::find(calls.begin(), calls.end(), "updateSecondaryZone example.org.");
+    const auto retrieve = std::find(calls.begin(), calls.end(), "axfrRetrieve example.org.");
+    ASSERT_NE(update, calls.end());
+    ASSERT_NE(retrieve, calls.end());
+    EXPECT_LT(update, retrieve);
+}
+
+TEST_F(ApplierTest, Upsert_ManagedZoneWithTheKey_NotUpdated) {
+    addManaged("example.org.");
+    data_.answers.emplace("example.org.", present("example.org.", 7));
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Upsert));
+    ASSERT_EQ(r.outcome, Outcome::Applied) << r.error;
+    EXPECT_EQ(api_.count("updateSecondaryZone"), 0);
 }
 
 TEST_F(ApplierTest, Upsert_UnmanagedLocalZone_ParksWithoutTouchingIt) {

@@ -54,6 +54,15 @@ struct SecondaryZoneSpec {
     std::vector<std::string> tsig_master_key_ids;
 };
 
+/// A TSIG key of the local pdns (pdns 4.7 `/tsigkeys`). `secret` (base64) is filled only by
+/// getTsigKey and createTsigKey; it is a secret: never log or format it.
+struct PdnsTsigKey {
+    std::string id;         ///< pdns's id: the name, absolute, with `=XX` escapes (like zone ids)
+    std::string name;       ///< as pdns spells it (pdns 4.7 drops the final dot)
+    std::string algorithm;  ///< e.g. "hmac-sha256"
+    std::string secret;     ///< base64
+};
+
 class PdnsApi {
 public:
     virtual ~PdnsApi() = default;
@@ -76,6 +85,12 @@ public:
     /// PUT /zones/<id> with `nsec3param`, `nsec3narrow: false` and `dnssec: true` (pdns 4.7
     /// ignores nsec3param without it; it also signs an unsigned zone, so callers check first).
     [[nodiscard]] virtual Status setNsec3Param(std::string_view zone, const std::string& param) = 0;
+    /// GET /tsigkeys/<id>, secret included. Error code "not-found" on 404.
+    [[nodiscard]] virtual Result<PdnsTsigKey> getTsigKey(std::string_view name) = 0;
+    /// POST /tsigkeys without a secret: pdns generates one and answers with it. Error code
+    /// "http-409" when a key of that name exists.
+    [[nodiscard]] virtual Result<PdnsTsigKey> createTsigKey(std::string_view name,
+                                                            std::string_view algorithm) = 0;
 };
 
 /// cpp-httplib implementation. One instance may be used from several threads: each call takes a
@@ -95,6 +110,9 @@ public:
     [[nodiscard]] Status axfrRetrieve(std::string_view zone) override;
     [[nodiscard]] Status flushCache(std::string_view zone) override;
     [[nodiscard]] Status setNsec3Param(std::string_view zone, const std::string& param) override;
+    [[nodiscard]] Result<PdnsTsigKey> getTsigKey(std::string_view name) override;
+    [[nodiscard]] Result<PdnsTsigKey> createTsigKey(std::string_view name,
+                                                    std::string_view algorithm) override;
 
     struct Impl;
 
@@ -104,5 +122,7 @@ private:
 
 /// Parses one zone object of the PowerDNS API.
 [[nodiscard]] Result<PdnsZoneInfo> parsePdnsZone(const nlohmann::json& j);
+/// Parses one TSIGKey object of the PowerDNS API ("key" may be empty or absent, as in listings).
+[[nodiscard]] Result<PdnsTsigKey> parsePdnsTsigKey(const nlohmann::json& j);
 
 }  // namespace pdns_distribute::common
