@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // Writes the seed corpora of the fuzz targets into <dir>/<target>/ from the kind of data the unit
 // tests use: zone bodies encoded by encodeRrsFromText, queries as resolvers send them, signed and
-// tampered zone-data replies, zone names, events and configuration files. Run by hand when an
-// input layout changes; the output is committed under tests/fuzz/corpus/.
+// tampered zone-data replies, TSIG-signed queries and answers, zone names, events and
+// configuration files. Run by hand when an input layout changes; the output is committed under
+// tests/fuzz/corpus/.
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -17,6 +20,8 @@
 #include <pdns_distribute/common/dns.hpp>
 #include <pdns_distribute/common/manifest.hpp>
 #include <pdns_distribute/common/signing.hpp>
+
+#include "tsig.hpp"
 
 namespace {
 
@@ -358,6 +363,220 @@ void writeZoneKey(const std::filesystem::path& root) {
     }
 }
 
+// ---- fuzz_tsig: [control][offset u16][mask][skew s16][fudge u16][mac len] payload ------------
+
+namespace syncer = pdns_distribute::secondary_syncer;
+
+constexpr uint8_t kTsigSignQuery = 1;
+constexpr uint8_t kTsigChain = 2;
+constexpr uint8_t kTsigAxfr = 3;
+constexpr uint8_t kTsigDrop = 0x20;
+constexpr uint8_t kTsigSwap = 0x40;
+constexpr uint8_t kTsigOtherKeyOrMac = 0x80;
+// Where a TSIG signed with the fuzz key ("pdns-distribute-fuzz.", hmac-sha256) keeps its fields,
+// counted from the start of the RR.
+constexpr size_t kTsigKeyNameLength = 22;
+constexpr size_t kTsigAlgorithmAt = kTsigKeyNameLength + 10;
+constexpr size_t kTsigMacAt = kTsigAlgorithmAt + 13 + 10;
+const auto kTsigNow = std::chrono::system_clock::time_point{std::chrono::seconds{1'760'000'000}};
+
+struct TsigSeed {
+    uint8_t control = 0;
+    size_t offset = 0;
+    uint8_t mask = 0;
+    int skew = 0;
+    uint16_t fudge = 300;
+    uint8_t mac_length = 0;
+};
+
+Bytes tsigInput(const TsigSeed& s, std::span<const std::byte> payload) {
+    const auto skew = static_cast<uint16_t>(static_cast<int16_t>(s.skew));
+    Bytes out = bytesOf({s.control, static_cast<int>((s.offset >> 8) & 0xff),
+                         static_cast<int>(s.offset & 0xff), s.mask, skew >> 8, skew & 0xff,
+                         s.fudge >> 8, s.fudge & 0xff, s.mac_length});
+    append(out, payload);
+    return out;
+}
+
+// The fuzz key's name and algorithm with another secret: its MACs reach the HMAC check and fail.
+const syncer::TsigKey& corpusKey() {
+    static const syncer::TsigKey key("pdns-distribute-fuzz.", syncer::TsigAlgorithm::HmacSha256,
+                                     Bytes(32, std::byte{'c'}));
+    return key;
+}
+
+Bytes signedWith(const syncer::TsigKey& key, Bytes query) {
+    if (!syncer::signQuery(query, key, kTsigNow)) {
+        std::fprintf(stderr, "cannot sign seed query\n");
+        std::exit(1);
+    }
+    return query;
+}
+
+// An IXFR query carries the client's SOA in the authority section (RFC 1995 §3).
+Bytes ixfrQuery(uint16_t id) {
+    Bytes q = bytesOf({id >> 8, id & 0xff, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0});
+    append(q, common::nameToWire("example.org.").value());
+    append(q, bytesOf({0, common::rrtype::kIxfr, 0, 1}));
+    append(q, encode(kSoa));
+    return q;
+}
+
+// Records [length u16][message] as mode 2 reads them.
+Bytes chainPayload(std::initializer_list<std::span<const std::byte>> messages) {
+    Bytes out;
+    for (const auto m : messages) {
+        append(out, bytesOf({static_cast<int>(m.size() >> 8), static_cast<int>(m.size() & 0xff)}));
+        append(out, m);
+    }
+    return out;
+}
+
+void writeTsig(const std::filesystem::path& root) {
+    const CorpusWriter w(root, "fuzz_tsig");
+    const Bytes soa = makeQuery(0x1234, "example.org.", common::rrtype::kSoa, 0);
+    const Bytes axfr = makeQuery(0x4242, "example.org.", common::rrtype::kAxfr, 0);
+    const Bytes ixfr = ixfrQuery(0x7777);
+    Bytes with_opt = axfr;  // an EDNS OPT RR in the additional section
+    with_opt[11] = std::byte{1};
+    append(with_opt, bytesOf({0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0}));
+
+    // Mode 1: the harness signs the payload with the real signer, then tampers as told.
+    const TsigSeed sign{.control = kTsigSignQuery};
+    w.write("sign_soa", tsigInput(sign, soa));
+    w.write("sign_axfr", tsigInput(sign, axfr));
+    w.write("sign_ixfr", tsigInput(sign, ixfr));
+    w.write("sign_axfr_with_opt", tsigInput(sign, with_opt));
+    const size_t at = axfr.size();
+    w.write("sign_axfr_id_flipped",
+            tsigInput({.control = kTsigSignQuery, .offset = 1, .mask = 0xff}, axfr));
+    w.write("sign_axfr_qname_case",
+            tsigInput({.control = kTsigSignQuery, .offset = 13, .mask = 0x20}, axfr));
+    w.write("sign_axfr_mac_flipped",
+            tsigInput({.control = kTsigSignQuery, .offset = at + kTsigMacAt + 5, .mask = 1}, axfr));
+    w.write("sign_axfr_key_name_case",
+            tsigInput({.control = kTsigSignQuery, .offset = at + 1, .mask = 0x20}, axfr));
+    w.write(
+        "sign_axfr_algorithm_case",
+        tsigInput({.control = kTsigSignQuery, .offset = at + kTsigAlgorithmAt + 1, .mask = 0x20},
+                  axfr));
+    w.write("sign_axfr_arcount_flipped",
+            tsigInput({.control = kTsigSignQuery, .offset = 11, .mask = 0x03}, axfr));
+    w.write("sign_axfr_badtime", tsigInput({.control = kTsigSignQuery, .skew = 301}, axfr));
+    w.write("sign_axfr_badtime_fudge0",
+            tsigInput({.control = kTsigSignQuery, .skew = -1, .fudge = 0}, axfr));
+    w.write("sign_axfr_trunc16", tsigInput({.control = kTsigSignQuery, .mac_length = 16}, axfr));
+    w.write("sign_axfr_trunc9", tsigInput({.control = kTsigSignQuery, .mac_length = 9}, axfr));
+    w.write("sign_axfr_trunc16_badtime",
+            tsigInput({.control = kTsigSignQuery, .skew = 4000, .mac_length = 16}, axfr));
+    for (const auto& [name, key] :
+         {std::pair{"sign_axfr_key_upper_case", 1}, std::pair{"sign_axfr_other_secret", 2},
+          std::pair{"sign_axfr_other_name", 3}, std::pair{"sign_axfr_sha512", 4},
+          std::pair{"sign_axfr_sha1", 5}}) {
+        w.write(name,
+                tsigInput({.control = static_cast<uint8_t>(kTsigSignQuery | (key << 2))}, axfr));
+    }
+    w.write("sign_axfr_no_listener_key",
+            tsigInput({.control = kTsigSignQuery | kTsigOtherKeyOrMac}, axfr));
+    w.write("sign_response", tsigInput(sign, makeQuery(1, "example.org.", 6, 0x84)));
+    w.write("sign_notify", tsigInput(sign, makeQuery(2, "example.org.", 6, 0x20)));
+    Bytes cut = axfr;
+    cut.resize(cut.size() - 3);
+    w.write("sign_truncated_query", tsigInput(sign, cut));
+
+    // Mode 0: raw messages, signed (if at all) with a key of the same name and another secret.
+    const TsigSeed raw{};
+    w.write("raw_soa_badsig", tsigInput(raw, signedWith(corpusKey(), soa)));
+    w.write("raw_axfr_badsig", tsigInput(raw, signedWith(corpusKey(), axfr)));
+    w.write("raw_ixfr_badsig", tsigInput(raw, signedWith(corpusKey(), ixfr)));
+    w.write("raw_axfr_unsigned", tsigInput(raw, axfr));
+    Bytes truncated = signedWith(corpusKey(), axfr);
+    truncated.resize(truncated.size() - 5);
+    w.write("raw_axfr_truncated", tsigInput(raw, truncated));
+    w.write("raw_axfr_two_tsigs",
+            tsigInput(raw, signedWith(corpusKey(), signedWith(corpusKey(), axfr))));
+    Bytes not_last = signedWith(corpusKey(), axfr);  // an OPT RR after the TSIG
+    not_last[11] = std::byte{2};
+    append(not_last, bytesOf({0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0}));
+    w.write("raw_axfr_tsig_not_last", tsigInput(raw, not_last));
+    Bytes class_in = signedWith(corpusKey(), axfr);
+    class_in[at + kTsigKeyNameLength + 3] = std::byte{1};
+    w.write("raw_axfr_tsig_class_in", tsigInput(raw, class_in));
+    // The key name as a pointer to the question name, and as a pointer to itself.
+    const Bytes signed_axfr = signedWith(corpusKey(), axfr);
+    for (const auto& [name, pointer] :
+         {std::pair{"raw_axfr_key_name_pointer", bytesOf({0xc0, 12})},
+          std::pair{"raw_axfr_key_name_loop",
+                    bytesOf({0xc0 | static_cast<int>(at >> 8), static_cast<int>(at & 0xff)})}}) {
+        Bytes m(signed_axfr.begin(), signed_axfr.begin() + static_cast<std::ptrdiff_t>(at));
+        append(m, pointer);
+        m.insert(m.end(),
+                 signed_axfr.begin() + static_cast<std::ptrdiff_t>(at + kTsigKeyNameLength),
+                 signed_axfr.end());
+        w.write(name, tsigInput(raw, m));
+    }
+    Bytes zero_mac = signed_axfr;  // MAC size field zeroed
+    zero_mac[at + kTsigMacAt - 2] = std::byte{0};
+    zero_mac[at + kTsigMacAt - 1] = std::byte{0};
+    w.write("raw_axfr_mac_size_zero", tsigInput(raw, zero_mac));
+    // What the listener answers a query signed with another secret: NOTAUTH with a TSIG whose MAC
+    // is empty (RFC 8945 §5.3.2). No client may take it for a signed answer.
+    const syncer::TsigKey other_secret("pdns-distribute-fuzz.", syncer::TsigAlgorithm::HmacSha256,
+                                       Bytes(32, std::byte{'d'}));
+    const auto badsig = syncer::verifyRequest(signed_axfr, other_secret, kTsigNow);
+    w.write(
+        "raw_badsig_reply",
+        tsigInput(raw,
+                  syncer::tsigErrorResponse(signed_axfr, badsig, other_secret, kTsigNow).value()));
+    w.write("raw_header_only", tsigInput(raw, bytesOf({0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})));
+    w.write("raw_short", bytesOf({0, 1, 2, 3}));
+
+    // Modes 2 and 3: the listener's answer chain, signed, tampered, checked by the client.
+    const Bytes small = encode(kSmallZone);
+    const Bytes many = encode(kManyTypes);
+    const auto small_axfr = common::buildAxfrResponse(axfr, "example.org.", small).value();
+    const auto many_axfr = common::buildAxfrResponse(axfr, "example.org.", many).value();
+    const Bytes soa_answer = common::buildSoaResponse(soa, small).value();
+    const Bytes chain = chainPayload({small_axfr.front(), many_axfr.front(), soa_answer});
+    w.write("chain_three", tsigInput({.control = kTsigChain}, chain));
+    w.write("chain_three_flip_second",
+            tsigInput({.control = kTsigChain, .offset = small_axfr.front().size() + 200, .mask = 4},
+                      chain));
+    w.write("chain_three_drop_first", tsigInput({.control = kTsigChain | kTsigDrop}, chain));
+    w.write("chain_three_swap_first", tsigInput({.control = kTsigChain | kTsigSwap}, chain));
+    w.write("chain_three_badtime", tsigInput({.control = kTsigChain, .skew = -600}, chain));
+    w.write("chain_three_second_mac_cut_to_nothing",
+            tsigInput({.control = kTsigChain | kTsigDrop | kTsigSwap, .offset = 1}, chain));
+    w.write("chain_three_first_mac_cut_to_16",
+            tsigInput({.control = kTsigChain | kTsigDrop | kTsigSwap, .mac_length = 16}, chain));
+    w.write("chain_three_other_request_mac",
+            tsigInput({.control = kTsigChain | kTsigOtherKeyOrMac}, chain));
+    const Bytes header_only = bytesOf({0x42, 0x42, 0x84, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+    const Bytes missing_question = bytesOf({0x42, 0x42, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 0});
+    w.write("chain_malformed_middle",
+            tsigInput({.control = kTsigChain},
+                      chainPayload({small_axfr.front(), missing_question, header_only})));
+    w.write("chain_short_message",
+            tsigInput({.control = kTsigChain},
+                      chainPayload({header_only, bytesOf({0x42, 0x42, 0x84, 0, 0, 0})})));
+    const Bytes signed_zone = encode(kSigned);
+    const Bytes reverse = encode(kReverse);
+    w.write("axfr_small", tsigInput({.control = kTsigAxfr}, small));
+    w.write("axfr_many_types", tsigInput({.control = kTsigAxfr}, many));
+    w.write("axfr_signed_zone", tsigInput({.control = kTsigAxfr}, signed_zone));
+    w.write("axfr_reverse", tsigInput({.control = kTsigAxfr}, reverse));
+    w.write("axfr_small_flip",
+            tsigInput({.control = kTsigAxfr, .offset = 40, .mask = 0x80}, small));
+    // Once made every message of the listener's answer unverifiable: an RR of type TSIG inside the
+    // body (validateBody now refuses meta and query types).
+    Bytes tsig_typed = small;
+    append(tsig_typed, common::nameToWire("example.org.").value());
+    append(tsig_typed, bytesOf({0, 250, 0, 255, 0, 0, 0, 0, 0, 0}));
+    w.write("axfr_tsig_typed_rr_in_body", tsigInput({.control = kTsigAxfr}, tsig_typed));
+    w.write("axfr_small_badtime",
+            tsigInput({.control = kTsigAxfr, .skew = 20, .fudge = 10}, small));
+}
+
 // ---- fuzz_config: TOML ----------------------------------------------------------------------
 
 void writeConfig(const std::filesystem::path& root) {
@@ -469,5 +688,6 @@ int main(int argc, char** argv) {
     writeZoneData(root);
     writeZoneKey(root);
     writeConfig(root);
+    writeTsig(root);
     return 0;
 }

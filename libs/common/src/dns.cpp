@@ -264,6 +264,14 @@ bool isDnssecType(uint16_t type) {
            type == rrtype::kNsec3;
 }
 
+// RFC 6895 §3.1: meta-TYPEs (OPT 41, TKEY, TSIG) and QTYPEs (128-255) are never zone data. A
+// TSIG-typed RR served in an AXFR answer would make the whole answer unverifiable (RFC 8945 §5.1:
+// the TSIG RR must be the last additional record), so such a zone could never be transferred.
+bool isMetaOrQueryType(uint16_t type) {
+    constexpr uint16_t kOpt = 41;
+    return type == kOpt || (type >= 128 && type <= 255);
+}
+
 struct BodyFacts {
     uint32_t serial = 0;
     uint32_t rr_count = 0;
@@ -276,7 +284,7 @@ Error bodyRejected(std::string_view zone, std::string_view cause) {
 }
 
 // DESIGN §4 acceptance rules on decoded RRs: the zone's SOA first, no other SOA, no owner
-// outside the zone.
+// outside the zone; and no meta or query type.
 Result<BodyFacts> checkBody(std::string_view zone, ByteSpan zone_wire,
                             std::span<const RrView> rrs) {
     if (rrs.empty() || rrs.front().type != rrtype::kSoa) {
@@ -302,6 +310,10 @@ Result<BodyFacts> checkBody(std::string_view zone, ByteSpan zone_wire,
         if (!wireNameAtOrBelow(rr.owner, zone_wire)) {
             return bodyRejected(
                 zone, fmt::format("owner '{}' is outside the zone", wireToName(rr.owner)));
+        }
+        if (isMetaOrQueryType(rr.type)) {
+            return bodyRejected(zone,
+                                fmt::format("rr {} has type {}, a meta or query type", i, rr.type));
         }
         facts.dnssec = facts.dnssec || isDnssecType(rr.type);
         facts.presigned = facts.presigned || rr.type == rrtype::kRrsig;

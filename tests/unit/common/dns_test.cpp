@@ -386,6 +386,29 @@ TEST(ValidateBody, SoaOfOtherZone_Fails) {
 
 TEST(ValidateBody, Empty_Fails) { EXPECT_FALSE(validateBody("example.org.", {})); }
 
+// Found by fuzz_tsig: a TSIG-typed RR in a body made every AXFR message the listener signed fail
+// verification (the TSIG RR must be the last additional record), so the zone never transferred.
+TEST(ValidateBody, MetaOrQueryType_Fails) {
+    for (const int type : {41, 128, 249, 250, 251, 252, 255}) {
+        Bytes body = encode(kSoa);
+        const auto owner = nameToWire("www.example.org.");
+        body.insert(body.end(), owner->begin(), owner->end());
+        for (const int b : {type >> 8, type & 0xff, 0, 1, 0, 0, 1, 44, 0, 0}) {
+            body.push_back(static_cast<std::byte>(b));
+        }
+        const auto validated = validateBody("example.org.", body);
+        ASSERT_FALSE(validated) << "type " << type;
+        EXPECT_EQ(validated.error().code, "malformed");
+        EXPECT_FALSE(
+            buildAxfrResponse(makeQuery(9, "example.org.", rrtype::kAxfr), "example.org.", body))
+            << "type " << type;
+    }
+    // Data types on either side of the range still pass, unknown ones included (RFC 3597).
+    EXPECT_TRUE(validateBody("example.org.",
+                             encode(std::string(kSoa) + "a.example.org. 1 IN TYPE127 \\# 0\n" +
+                                    "b.example.org. 1 IN TYPE256 \\# 0\n")));
+}
+
 TEST(ValidateBody, Rfc2317Zone_Accepted) {
     const auto body = validateBody(
         "0/26.2.0.192.in-addr.arpa.",
