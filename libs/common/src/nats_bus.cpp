@@ -390,6 +390,10 @@ nh::OptionsPtr makeOptions(const NatsSettings& settings) {
                 "'reconnected handler'");
     checkOption(natsOptions_SetClosedCB(opts.get(), onClosed, nullptr), "'closed handler'");
     checkOption(natsOptions_SetErrorHandler(opts.get(), onAsyncError, nullptr), "'error handler'");
+    // Latency over batching: our traffic is request/reply, pull requests and acks, each waited
+    // for by someone; nats.c would otherwise hold a publish for its flusher thread (about a
+    // millisecond per pull request).
+    checkOption(natsOptions_SetSendAsap(opts.get(), true), "'send_asap'");
 
     // Authentication: secrets come from files and are wiped once nats.c has copied them.
     if (!settings.user.empty() || !settings.password_file.empty()) {
@@ -667,28 +671,53 @@ private:
 };
 
 class NatsPullConsumer final : public PullConsumer {
+    static constexpr std::chrono::milliseconds kFollowUpWait{2};
+
 public:
     NatsPullConsumer(SharedSubscription sub, std::string stream, std::string durable)
         : sub_(std::move(sub)), stream_(std::move(stream)), durable_(std::move(durable)) {}
 
+    // One message per pull request. nats.c 3.4.1 (Debian 12) writes past its message array when
+    // a multi-message fetch starts with messages already queued in the subscription (messages of
+    // earlier requests that arrived after their fetch gave up, e.g. all at once after a
+    // reconnect) and more keep coming: upstream nats.c PR #749, fixed in 3.8. With a batch of one
+    // the library can never collect more than one message, so we pull one at a time: the first
+    // request waits up to `timeout`, each further one only briefly (nats-server 2.9 holds a
+    // "no wait" request with an expiry until it expires), and the first that gets nothing ends
+    // the batch. On loopback this costs one round trip per message, far below the cost of
+    // applying it.
     Result<std::vector<std::unique_ptr<Delivery>>> fetch(
         int batch, std::chrono::milliseconds timeout) override {
-        nh::MsgList list;
-        jsErrCode js_err = static_cast<jsErrCode>(0);
-        const natsStatus status = natsSubscription_Fetch(list.get(), sub_.get(), std::max(1, batch),
-                                                         toMillis(timeout), &js_err);
-        if (status != NATS_OK && status != NATS_TIMEOUT) {
-            return natsError(
-                fmt::format("fetch from consumer '{}' on stream '{}'", durable_, stream_), status,
-                js_err);
-        }
-        // A timeout is the normal "nothing pending"; keep anything that did arrive.
         std::vector<std::unique_ptr<Delivery>> deliveries;
-        deliveries.reserve(static_cast<size_t>(list.size()));
-        for (int i = 0; i < list.size(); ++i) {
-            nh::MsgPtr msg = list.release(i);
-            if (msg) {
-                deliveries.push_back(std::make_unique<NatsDelivery>(std::move(msg), sub_));
+        const int wanted = std::max(1, batch);
+        deliveries.reserve(static_cast<size_t>(wanted));
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (static_cast<int>(deliveries.size()) < wanted) {
+            const bool first = deliveries.empty();
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (!first && left <= std::chrono::milliseconds::zero()) break;
+            jsFetchRequest request;
+            jsFetchRequest_Init(&request);
+            request.Batch = 1;
+            const auto wait = first ? left : std::min(left, kFollowUpWait);
+            request.Expires = toMillis(wait) * 1'000'000;  // nanoseconds
+            nh::MsgList list;
+            const natsStatus status =
+                natsSubscription_FetchRequest(list.get(), sub_.get(), &request);
+            // A timeout is the normal "nothing (more) pending".
+            if (status == NATS_TIMEOUT || status == NATS_NOT_FOUND) break;
+            if (status != NATS_OK) {
+                if (!first) break;  // keep what did arrive; the next fetch reports it
+                return natsError(
+                    fmt::format("fetch from consumer '{}' on stream '{}'", durable_, stream_),
+                    status, static_cast<jsErrCode>(0));
+            }
+            for (int i = 0; i < list.size(); ++i) {
+                nh::MsgPtr msg = list.release(i);
+                if (msg) {
+                    deliveries.push_back(std::make_unique<NatsDelivery>(std::move(msg), sub_));
+                }
             }
         }
         return deliveries;
