@@ -139,6 +139,11 @@ ApplyResult Applier::upsert(const std::string& zone, const FetchedZone& fetched)
             zone, served_fp.error().message);
     }
     if (!served_fp) return fail(Outcome::Retry, served_fp.error().message);
+    // Once more now that the new data is served: pdns answers in several threads, and an answer
+    // computed before the transfer committed (a REFUSED for a zone it did not have yet, or the
+    // old serial) can reach the packet cache after the flush that preceded our own check, and
+    // would then be served for the cache's whole TTL.
+    (void)api_.flushCache(zone);
     {
         auto v = verified_.lock();
         (*v)[zone] = Verified{.serial = m.serial, .apex = m.apex, .at = clock_.steady()};

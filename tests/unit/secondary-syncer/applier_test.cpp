@@ -162,6 +162,16 @@ TEST_F(ApplierTest, Upsert_NewZone_CreatesManagedSlaveZoneAndProvesIt) {
     EXPECT_GE(api_.count("flushCache"), 1);
 }
 
+// pdns can put an answer computed before the transfer committed into its packet cache after the
+// flush that preceded the served check; one more flush once the check passed removes it.
+TEST_F(ApplierTest, Upsert_Served_CacheFlushedOnceMoreAfterTheCheck) {
+    data_.answers.emplace("example.org.", present("example.org.", 7));
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Upsert));
+    ASSERT_EQ(r.outcome, Outcome::Applied) << r.error;
+    EXPECT_EQ(api_.count("flushCache"), 2);  // before the look, and after it passed
+    EXPECT_EQ(api_.calls().back(), "flushCache example.org.");
+}
+
 TEST_F(ApplierTest, Upsert_ManagedZoneWithoutTheKey_GetsItBeforeTheRetrieve) {
     addManaged("example.org.", {});
     data_.answers.emplace("example.org.", present("example.org.", 7));
