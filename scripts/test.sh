@@ -3,7 +3,8 @@
 # Installs the dependencies, builds with warnings as errors, and runs every test: unit tests
 # (plain and under ASan/UBSan), end-to-end tests on real nats-server and pdns_server, and the
 # format, lint and shell checks, bounded fuzz runs, and the packaging tests.
-# Usage: scripts/test.sh [--quick]   (--quick skips ASan, fuzzing, tidy and packaging).
+# Usage: scripts/test.sh [--quick]   (--quick skips the tiny benchmark, ASan, fuzzing, tidy and
+# packaging).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -11,11 +12,35 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 
 if [ "$(id -u)" -eq 0 ]; then
+  step "install dependencies (apt-get)"
   ./scripts/install-deps.sh
 fi
 jobs=$(nproc)
 
-step() { printf '\n=== %s ===\n' "$*"; }
+# Each step prints its start; the summary at the end (and on failure) lists how long each took, so
+# a CI log shows where its time went.
+step_name=""
+step_started=$SECONDS
+timings=()
+end_step() {
+  if [ -n "$step_name" ]; then
+    timings+=("$(printf '%5d s  %s' $((SECONDS - step_started)) "$step_name")")
+  fi
+}
+step() {
+  end_step
+  step_name="$*"
+  step_started=$SECONDS
+  printf '\n=== %s (at %d s) ===\n' "$*" "$SECONDS"
+}
+summary() {
+  end_step
+  step_name=""
+  printf '\n=== time per step ===\n'
+  printf '%s\n' "${timings[@]}"
+  printf '%5d s  total\n' "$SECONDS"
+}
+trap summary EXIT
 
 step "format check (clang-format)"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
@@ -38,6 +63,9 @@ command -v pdns_server >/dev/null || { echo "pdns_server missing"; exit 1; }
 ctest --test-dir build/ci -L e2e --output-on-failure --timeout 600
 
 if [ "$quick" -eq 0 ]; then
+  step "benchmark, tiny configuration (proves bench/ still works; its figures mean nothing here)"
+  ctest --test-dir build/ci -L bench --output-on-failure
+
   step "unit tests under ASan/UBSan"
   cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPDNS_DISTRIBUTE_WERROR=ON \
     -DPDNS_DISTRIBUTE_SANITIZE=ON >/dev/null
