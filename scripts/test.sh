@@ -11,10 +11,6 @@ root=$(pwd)
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 
-if [ "$(id -u)" -eq 0 ]; then
-  step "install dependencies (apt-get)"
-  ./scripts/install-deps.sh
-fi
 jobs=$(nproc)
 
 # Each step prints its start; the summary at the end (and on failure) lists how long each took, so
@@ -41,6 +37,11 @@ summary() {
   printf '%5d s  total\n' "$SECONDS"
 }
 trap summary EXIT
+
+if [ "$(id -u)" -eq 0 ]; then
+  step "install dependencies (apt-get)"
+  ./scripts/install-deps.sh
+fi
 
 step "format check (clang-format)"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
