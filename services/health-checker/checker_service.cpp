@@ -472,29 +472,91 @@ private:
         }
     }
 
-    void examine(const std::string& node, const DesiredState& desired,
-                 const std::string& desired_digest) {
-        auto reply =
-            bus_->request(common::nodeSubject(node, "state"),
-                          common::serializeStateRequest({.buckets = true, .bucket = {}}), {}, 5s);
+    // One state request to a node; nullopt (logged) when it does not answer with a JSON object.
+    std::optional<json> askState(const std::string& node, const common::StateRequest& request) {
+        auto reply = bus_->request(common::nodeSubject(node, "state"),
+                                   common::serializeStateRequest(request), {}, 5s);
         if (!reply) {
             if (limiter_.allow())
                 spdlog::warn("cannot read the state of node '{}' ({})", node,
                              reply.error().message);
-            return;
+            return std::nullopt;
         }
         metrics_.state_bytes.inc(reply->data.size());
-        const auto j = json::parse(reply->data, nullptr, false);
-        std::optional<common::ZoneDigest> buckets;
-        if (j.is_object() && j.contains("buckets") && j["buckets"].is_string()) {
-            buckets = common::ZoneDigest::fromBucketsHex(j["buckets"].get<std::string>());
+        auto j = json::parse(reply->data, nullptr, false);
+        if (!j.is_object()) {
+            spdlog::warn("node '{}' sent a malformed state reply", node);
+            return std::nullopt;
+        }
+        return j;
+    }
+
+    static std::optional<std::vector<common::ZoneDigest::Hash>> hashesIn(const json& j,
+                                                                         const char* key,
+                                                                         size_t count) {
+        const auto it = j.find(key);
+        if (it == j.end() || !it->is_string()) return std::nullopt;
+        return common::ZoneDigest::parseHashes(it->get<std::string>(), count);
+    }
+
+    // Which buckets of a node differ from the desired digest, in two levels: the 64 group
+    // digests (2 KiB), then the 64 buckets of each differing group (2 KiB each). All 4,096
+    // buckets at once (128 KiB) only when most groups differ, or when the node's syncer predates
+    // group requests (it answers them with an error). nullopt: the node did not answer usably.
+    std::optional<std::pair<std::string, std::vector<size_t>>> differingBuckets(
+        const std::string& node, const common::ZoneDigest& want) {
+        using common::ZoneDigest;
+        auto groups_reply = askState(node, {.groups = true});
+        if (!groups_reply) return std::nullopt;
+        const auto groups = hashesIn(*groups_reply, "groups", ZoneDigest::kGroups);
+        if (groups) {
+            ZoneDigest::Hash total{};
+            std::vector<size_t> differing_groups;
+            for (size_t g = 0; g < ZoneDigest::kGroups; ++g) {
+                const auto& h = (*groups)[g];
+                for (size_t i = 0; i < total.size(); ++i) total[i] ^= h[i];
+                if (want.group(g) != h) differing_groups.push_back(g);
+            }
+            if (differing_groups.size() <= ZoneDigest::kGroups / 2) {
+                std::vector<size_t> differing;
+                for (const size_t g : differing_groups) {
+                    const auto first = static_cast<uint32_t>(g * ZoneDigest::kGroupSize);
+                    auto r =
+                        askState(node, {.buckets = true,
+                                        .first = first,
+                                        .count = static_cast<uint32_t>(ZoneDigest::kGroupSize)});
+                    if (!r) return std::nullopt;
+                    const auto buckets = hashesIn(*r, "buckets", ZoneDigest::kGroupSize);
+                    if (!buckets) {
+                        spdlog::warn("node '{}' sent a malformed bucket range", node);
+                        return std::nullopt;
+                    }
+                    for (size_t i = 0; i < buckets->size(); ++i) {
+                        if (want.bucket(first + i) != (*buckets)[i]) differing.push_back(first + i);
+                    }
+                }
+                return std::pair{ZoneDigest::hex(total), std::move(differing)};
+            }
+        }
+        auto all = askState(node, {.buckets = true});
+        if (!all) return std::nullopt;
+        std::optional<ZoneDigest> buckets;
+        if (const auto it = all->find("buckets"); it != all->end() && it->is_string()) {
+            buckets = ZoneDigest::fromBucketsHex(it->get<std::string>());
         }
         if (!buckets) {
             spdlog::warn("node '{}' sent a malformed state reply", node);
-            return;
+            return std::nullopt;
         }
-        const auto differing = desired.digest().differingBuckets(*buckets);
-        verifier_.examined(node, buckets->totalHex(), desired_digest, differing);
+        return std::pair{buckets->totalHex(), want.differingBuckets(*buckets)};
+    }
+
+    void examine(const std::string& node, const DesiredState& desired,
+                 const std::string& desired_digest) {
+        auto found = differingBuckets(node, desired.digest());
+        if (!found) return;
+        const auto& differing = found->second;
+        verifier_.examined(node, found->first, desired_digest, differing);
         const auto limit = static_cast<size_t>(settings_.max_buckets_per_check);
         for (size_t i = 0; i < differing.size() && i < limit; ++i) {
             const auto k = static_cast<uint32_t>(differing[i]);

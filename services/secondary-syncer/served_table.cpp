@@ -95,6 +95,16 @@ std::string ServedTable::bucketsHex() const {
     return digest_.bucketsHex();
 }
 
+std::string ServedTable::bucketsHex(size_t first, size_t count) const {
+    std::lock_guard lock(mutex_);
+    return digest_.bucketsHex(first, count);
+}
+
+std::string ServedTable::groupsHex() const {
+    std::lock_guard lock(mutex_);
+    return digest_.groupsHex();
+}
+
 common::BucketReply ServedTable::bucket(uint32_t k) const {
     common::BucketReply reply{.bucket = k, .zones = {}};
     std::lock_guard lock(mutex_);

@@ -47,6 +47,10 @@ public:
     [[nodiscard]] size_t servedCount() const;
     [[nodiscard]] std::string digestHex() const;
     [[nodiscard]] std::string bucketsHex() const;
+    /// Buckets [first, first + count) (ZoneDigest::bucketsHex).
+    [[nodiscard]] std::string bucketsHex(size_t first, size_t count) const;
+    /// The 64 group digests (ZoneDigest::groupsHex).
+    [[nodiscard]] std::string groupsHex() const;
     [[nodiscard]] common::BucketReply bucket(uint32_t k) const;
 
 private:

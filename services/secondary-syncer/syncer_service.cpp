@@ -693,8 +693,15 @@ private:
             std::string reply;
             if (!req) {
                 reply = nlohmann::json{{"v", 1}, {"error", req.error().message}}.dump();
-            } else if (req->buckets) {
+            } else if (req->groups) {
+                reply = nlohmann::json{{"v", 1}, {"groups", served_.groupsHex()}}.dump();
+            } else if (req->buckets && req->first == 0 && req->count == 4096) {
                 reply = nlohmann::json{{"v", 1}, {"buckets", served_.bucketsHex()}}.dump();
+            } else if (req->buckets) {
+                reply = nlohmann::json{{"v", 1},
+                                       {"first", req->first},
+                                       {"buckets", served_.bucketsHex(req->first, req->count)}}
+                            .dump();
             } else {
                 reply = common::serializeBucketReply(served_.bucket(*req->bucket));
             }

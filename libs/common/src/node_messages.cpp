@@ -103,8 +103,15 @@ Result<Heartbeat> parseHeartbeat(std::string_view text) {
 
 std::string serializeStateRequest(const StateRequest& r) {
     json j{{"v", 1}};
-    if (r.buckets) j["buckets"] = true;
+    if (r.buckets) {
+        j["buckets"] = true;
+        if (r.first != 0 || r.count != 4096) {
+            j["first"] = r.first;
+            j["count"] = r.count;
+        }
+    }
     if (r.bucket) j["bucket"] = *r.bucket;
+    if (r.groups) j["groups"] = true;
     return j.dump();
 }
 
@@ -112,14 +119,29 @@ Result<StateRequest> parseStateRequest(std::string_view text) {
     auto j = parseObject(text, "state request");
     if (!j) return std::move(j).error();
     StateRequest r;
-    const auto b = j->find("buckets");
-    r.buckets = b != j->end() && b->is_boolean() && b->get<bool>();
+    const auto flag = [&](const char* key) {
+        const auto it = j->find(key);
+        return it != j->end() && it->is_boolean() && it->get<bool>();
+    };
+    r.buckets = flag("buckets");
+    r.groups = flag("groups");
     if (j->contains("bucket")) {
         r.bucket = serialField(*j, "bucket");
         if (!r.bucket || *r.bucket >= 4096) return makeError("malformed state request (bucket)");
     }
-    if (r.buckets == r.bucket.has_value()) {
-        return makeError("malformed state request (ask for either buckets or one bucket)");
+    if (static_cast<int>(r.buckets) + static_cast<int>(r.groups) +
+            static_cast<int>(r.bucket.has_value()) !=
+        1) {
+        return makeError("malformed state request (ask for either buckets, groups or one bucket)");
+    }
+    if (r.buckets && (j->contains("first") || j->contains("count"))) {
+        const auto first = serialField(*j, "first");
+        const auto count = serialField(*j, "count");
+        if (!first || !count || *count == 0 || *first >= 4096 || *count > 4096 - *first) {
+            return makeError("malformed state request (first/count outside the 4,096 buckets)");
+        }
+        r.first = *first;
+        r.count = *count;
     }
     return r;
 }

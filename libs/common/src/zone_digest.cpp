@@ -84,6 +84,48 @@ std::optional<ZoneDigest> ZoneDigest::fromBucketsHex(std::string_view hex) {
     return d;
 }
 
+ZoneDigest::Hash ZoneDigest::group(size_t g) const {
+    Hash out{};
+    for (size_t k = g * kGroupSize; k < (g + 1) * kGroupSize && k < kBuckets; ++k) {
+        for (size_t i = 0; i < out.size(); ++i) out[i] ^= buckets_[k][i];
+    }
+    return out;
+}
+
+std::string ZoneDigest::groupsHex() const {
+    std::string out;
+    out.reserve(kGroups * 32);
+    for (size_t g = 0; g < kGroups; ++g) appendHex(out, group(g));
+    return out;
+}
+
+std::string ZoneDigest::bucketsHex(size_t first, size_t count) const {
+    std::string out;
+    for (size_t k = first; k < kBuckets && k - first < count; ++k) appendHex(out, buckets_[k]);
+    return out;
+}
+
+std::optional<std::vector<ZoneDigest::Hash>> ZoneDigest::parseHashes(std::string_view hex,
+                                                                     size_t count) {
+    if (hex.size() != count * 32) return std::nullopt;
+    std::vector<Hash> out(count);
+    for (size_t k = 0; k < count; ++k) {
+        for (size_t i = 0; i < 16; ++i) {
+            const int hi = hexValue(hex[(k * 32) + (i * 2)]);
+            const int lo = hexValue(hex[(k * 32) + (i * 2) + 1]);
+            if (hi < 0 || lo < 0) return std::nullopt;
+            out[k][i] = static_cast<uint8_t>((hi << 4) | lo);
+        }
+    }
+    return out;
+}
+
+std::string ZoneDigest::hex(const Hash& h) {
+    std::string out;
+    appendHex(out, h);
+    return out;
+}
+
 std::vector<size_t> ZoneDigest::differingBuckets(const ZoneDigest& other) const {
     std::vector<size_t> out;
     for (size_t k = 0; k < kBuckets; ++k) {

@@ -172,6 +172,68 @@ TEST(NodeMessagesTest, StateRequestIsOneOrTheOther) {
     EXPECT_FALSE(parseStateRequest(R"({"v":1,"buckets":true,"bucket":1})"));
 }
 
+TEST(NodeMessagesTest, StateRequest_GroupsAndBucketRanges) {
+    auto groups = parseStateRequest(serializeStateRequest({.groups = true}));
+    ASSERT_TRUE(groups);
+    EXPECT_TRUE(groups->groups);
+    EXPECT_FALSE(groups->buckets);
+    auto range =
+        parseStateRequest(serializeStateRequest({.buckets = true, .first = 64, .count = 64}));
+    ASSERT_TRUE(range);
+    EXPECT_TRUE(range->buckets);
+    EXPECT_EQ(range->first, 64U);
+    EXPECT_EQ(range->count, 64U);
+    // Without a range: all 4,096 (what older checkers send).
+    auto all = parseStateRequest(R"({"v":1,"buckets":true})");
+    ASSERT_TRUE(all);
+    EXPECT_EQ(all->first, 0U);
+    EXPECT_EQ(all->count, 4096U);
+    EXPECT_TRUE(parseStateRequest(R"({"v":1,"buckets":true,"first":4032,"count":64})"));
+    EXPECT_FALSE(parseStateRequest(R"({"v":1,"buckets":true,"first":4033,"count":64})"));
+    EXPECT_FALSE(parseStateRequest(R"({"v":1,"buckets":true,"first":0,"count":0})"));
+    EXPECT_FALSE(parseStateRequest(R"({"v":1,"buckets":true,"first":64})"));
+    EXPECT_FALSE(parseStateRequest(R"({"v":1,"buckets":true,"first":-1,"count":1})"));
+    EXPECT_FALSE(parseStateRequest(R"({"v":1,"groups":true,"bucket":1})"));
+    EXPECT_FALSE(parseStateRequest(R"({"v":1,"groups":true,"buckets":true})"));
+}
+
+TEST(ZoneDigestTest, GroupsAreTheXorOfTheirBucketsAndLocateADifference) {
+    ZoneDigest a;
+    ZoneDigest b;
+    for (int i = 0; i < 500; ++i) {
+        const auto zone = "z" + std::to_string(i) + ".test.";
+        a.toggle(zone, "c1");
+        b.toggle(zone, "c1");
+    }
+    EXPECT_EQ(a.groupsHex(), b.groupsHex());
+    b.toggle("z7.test.", "c1");  // remove
+    b.toggle("z7.test.", "c2");  // and add with other content
+    const size_t k = ZoneDigest::bucketOf("z7.test.");
+    const size_t g = k / ZoneDigest::kGroupSize;
+    for (size_t i = 0; i < ZoneDigest::kGroups; ++i) {
+        EXPECT_EQ(a.group(i) == b.group(i), i != g) << "group " << i;
+    }
+    // The XOR of the groups is the total.
+    auto groups = ZoneDigest::parseHashes(b.groupsHex(), ZoneDigest::kGroups);
+    ASSERT_TRUE(groups);
+    ZoneDigest::Hash total{};
+    for (const auto& h : *groups) {
+        for (size_t i = 0; i < total.size(); ++i) total[i] ^= h[i];
+    }
+    EXPECT_EQ(ZoneDigest::hex(total), b.totalHex());
+    // The group's bucket range holds exactly the differing bucket.
+    const size_t first = g * ZoneDigest::kGroupSize;
+    auto range = ZoneDigest::parseHashes(b.bucketsHex(first, ZoneDigest::kGroupSize),
+                                         ZoneDigest::kGroupSize);
+    ASSERT_TRUE(range);
+    for (size_t i = 0; i < range->size(); ++i) {
+        EXPECT_EQ(a.bucket(first + i) == (*range)[i], first + i != k) << "bucket " << first + i;
+    }
+    EXPECT_EQ(b.bucketsHex(4090, 64).size(), 6U * 32U);  // clipped at the end
+    EXPECT_FALSE(ZoneDigest::parseHashes(b.groupsHex(), ZoneDigest::kGroups - 1));
+    EXPECT_FALSE(ZoneDigest::parseHashes(std::string(32, 'g'), 1));
+}
+
 TEST(NodeMessagesTest, BucketReplyRoundTrip) {
     BucketReply r{.bucket = 7,
                   .zones = {ServedZone{.zone = "A.Test",

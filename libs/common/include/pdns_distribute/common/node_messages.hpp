@@ -43,9 +43,14 @@ struct ServedZone {
     std::string error;                   ///< last error applying or checking it
 };
 
+/// Exactly one of: bucket digests (all, or the range first/count), the 64 group digests, or the
+/// zones of one bucket.
 struct StateRequest {
-    bool buckets = false;            ///< ask for all bucket digests
+    bool buckets = false;            ///< ask for bucket digests [first, first + count)
     std::optional<uint32_t> bucket;  ///< or the zones of one bucket
+    bool groups = false;             ///< or the 64 group digests (ZoneDigest::group)
+    uint32_t first = 0;
+    uint32_t count = 4096;
 };
 [[nodiscard]] std::string serializeStateRequest(const StateRequest& r);
 [[nodiscard]] Result<StateRequest> parseStateRequest(std::string_view json);

@@ -37,6 +37,21 @@ public:
     /// Buckets that differ between the two digests, ascending.
     [[nodiscard]] std::vector<size_t> differingBuckets(const ZoneDigest& other) const;
 
+    // Two-level comparison: 64 groups of 64 consecutive buckets, a group's hash being the XOR of
+    // its buckets. A checker compares the groups (2 KiB), then only the buckets of the groups
+    // that differ (2 KiB each), instead of all 4,096 buckets (128 KiB).
+    static constexpr size_t kGroups = 64;
+    static constexpr size_t kGroupSize = kBuckets / kGroups;
+    [[nodiscard]] Hash group(size_t g) const;
+    /// All group hashes as 64 × 32 hex digits.
+    [[nodiscard]] std::string groupsHex() const;
+    /// Buckets [first, first + count) as count × 32 hex digits (count clipped to the end).
+    [[nodiscard]] std::string bucketsHex(size_t first, size_t count) const;
+    /// Parses exactly `count` hashes of 32 hex digits each; nullopt otherwise.
+    [[nodiscard]] static std::optional<std::vector<Hash>> parseHashes(std::string_view hex,
+                                                                      size_t count);
+    [[nodiscard]] static std::string hex(const Hash& h);
+
     bool operator==(const ZoneDigest&) const = default;
 
 private:
