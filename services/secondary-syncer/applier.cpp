@@ -115,6 +115,7 @@ ApplyResult Applier::apply(const common::ZoneEvent& event) {
 
 ApplyResult Applier::upsert(const std::string& zone, const FetchedZone& fetched) {
     const auto& m = fetched.manifest;
+    const bool known = listener_.serves(zone);
     auto served = std::make_shared<ServedBody>();
     served->zone = zone;
     served->bytes = fetched.body->bytes;
@@ -123,7 +124,7 @@ ApplyResult Applier::upsert(const std::string& zone, const FetchedZone& fetched)
     listener_.serve(std::move(served));
 
     bool park = false;
-    if (auto s = ensureLocalZone(zone, &park); !s) {
+    if (auto s = ensureLocalZone(zone, known, &park); !s) {
         return fail(park ? Outcome::Park : classify(s.error()), s.error().message);
     }
     const auto deadline = clock_.steady() + settings_.apply_timeout;
@@ -154,8 +155,20 @@ ApplyResult Applier::upsert(const std::string& zone, const FetchedZone& fetched)
                        .served = std::move(*served_fp)};
 }
 
-common::Status Applier::ensureLocalZone(const std::string& zone, bool* park) {
+common::Status Applier::ensureLocalZone(const std::string& zone, bool known, bool* park) {
     const auto spec = managedZoneSpec(zone, settings_.master, settings_.tsig_key_id);
+    // A zone the listener does not serve yet is most likely new here (a bootstrap, a create):
+    // create it straight away, and read it first only when pdns says it exists (409). One API
+    // call less per new zone; an existing zone costs one refused create more.
+    if (!known) {
+        auto created = api_.createSecondaryZone(spec);
+        if (created) return {};
+        if (created.error().code != "http-409") {
+            return common::Error{.message = "cannot create the local secondary zone (" +
+                                            created.error().message + ")",
+                                 .code = created.error().code};
+        }
+    }
     auto local = api_.getZone(zone);
     if (!local) {
         if (local.error().code != "not-found") {

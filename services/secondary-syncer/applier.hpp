@@ -85,7 +85,8 @@ public:
 private:
     [[nodiscard]] ApplyResult upsert(const std::string& zone, const FetchedZone& fetched);
     [[nodiscard]] ApplyResult remove(const std::string& zone, const FetchedZone& fetched);
-    [[nodiscard]] common::Status ensureLocalZone(const std::string& zone, bool* park);
+    /// `known`: the listener served the zone before this apply (then it is read first).
+    [[nodiscard]] common::Status ensureLocalZone(const std::string& zone, bool known, bool* park);
     [[nodiscard]] common::Status transfer(const std::string& zone, const std::string& digest);
     [[nodiscard]] common::Result<common::ApexFingerprint> waitServed(
         const std::string& zone, const std::string& apex,

@@ -160,6 +160,7 @@ TEST_F(ApplierTest, Upsert_NewZone_CreatesManagedSlaveZoneAndProvesIt) {
     EXPECT_TRUE(local_.serves("example.org."));
     EXPECT_EQ(api_.count("axfrRetrieve"), 1);
     EXPECT_GE(api_.count("flushCache"), 1);
+    EXPECT_EQ(api_.count("getZone"), 0) << "a zone new here is created without reading it first";
 }
 
 // pdns can put an answer computed before the transfer committed into its packet cache after the
@@ -204,9 +205,11 @@ TEST_F(ApplierTest, Upsert_UnmanagedLocalZone_ParksWithoutTouchingIt) {
     const auto r = applier_.apply(event("example.org.", common::ZoneOp::Upsert));
     EXPECT_EQ(r.outcome, Outcome::Park);
     EXPECT_NE(r.error.find("name clash"), std::string::npos);
+    EXPECT_EQ(api_.count("createSecondaryZone"), 1);  // refused (409), then read
     EXPECT_EQ(api_.count("updateSecondaryZone"), 0);
     EXPECT_EQ(api_.count("axfrRetrieve"), 0);
     EXPECT_EQ(api_.zone("example.org.")->kind, "Native");
+    EXPECT_EQ(api_.zone("example.org.")->account, "operator");
 }
 
 TEST_F(ApplierTest, Upsert_AbsentAnswer_ParksAndNeverDeletes) {
