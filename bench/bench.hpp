@@ -35,6 +35,8 @@ struct BenchOptions {
     int burst = 500;
     int large_records = 50000;
     int bootstrap_zones = 10000;
+    /// priority: interactive changes made through the api-proxy while the bootstrap runs.
+    int priority_changes = 50;
     int ceiling_in_flight = 16;
     std::chrono::milliseconds poll_interval{5};
     int poll_qps = 20000;  ///< cap on SOA queries per second while many probes are open
@@ -73,6 +75,8 @@ struct Row {
     std::optional<double> p50, p95, p99, max;
     std::string throughput;
     std::string ratio;  ///< p50 (or time) of this system divided by native's
+    /// The system has nothing to measure here (printed as "n/a"; a note says why).
+    bool not_applicable = false;
 };
 
 struct Results {
@@ -140,7 +144,9 @@ void requireRunning(const std::vector<std::pair<std::string, e2e::ChildProcess*>
 void runPropagation(Topology& topo, const BenchOptions& options, Results& results);
 void runBurst(Topology& topo, const BenchOptions& options, Results& results);
 void runLargeZone(Topology& topo, const BenchOptions& options, Results& results);
-/// Builds its own topology (a Fleet without secondaries whose primary holds the zones).
+/// Builds its own topology (a Fleet whose only secondary joins while the primary holds the
+/// zones). With scenario "priority" selected, interactive changes are made and timed while the
+/// joining node bootstraps (DESIGN §5.2, the two lanes).
 void runBootstrap(const BenchOptions& options, Results& results);
 
 // report.cpp

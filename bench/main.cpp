@@ -39,7 +39,7 @@ void progress(const std::string& text) {
 
 int main(int argc, char** argv) {
     BenchOptions o;
-    std::string scenarios = "propagation,burst,large,bootstrap";
+    std::string scenarios = "propagation,burst,large,bootstrap,priority";
     bool bootstrap_100k = false;
     long spacing_ms = o.spacing.count();
     long jitter_ms = o.spacing_jitter.count();
@@ -49,12 +49,13 @@ int main(int argc, char** argv) {
         "pdd-bench: pdns-distribute vs native PowerDNS NOTIFY/AXFR replication, side by side on "
         "loopback (issue 6)"};
     app.add_option("--scenarios", scenarios,
-                   "comma-separated: propagation, burst, large, bootstrap (resources are measured "
-                   "in burst, large and bootstrap; verify and priority are not implemented yet)")
+                   "comma-separated: propagation, burst, large, bootstrap, priority (interactive "
+                   "changes during the bootstrap: runs the bootstrap too); resources are measured "
+                   "in burst, large and bootstrap; verify is not implemented yet")
         ->capture_default_str();
     app.add_flag("--tiny", o.tiny,
-                 "CI size: 10 changes, burst 20, large zone 2,000 records, bootstrap 200 zones "
-                 "(flags given explicitly still win)");
+                 "CI size: 10 changes, burst 20, large zone 2,000 records, bootstrap 200 zones, "
+                 "5 priority changes (flags given explicitly still win)");
     auto* secondaries = app.add_option("--secondaries", o.secondaries, "secondaries per system")
                             ->capture_default_str();
     auto* changes = app.add_option("--changes", o.changes,
@@ -76,6 +77,11 @@ int main(int argc, char** argv) {
                                      "bootstrap: zones the new secondary must sync")
                           ->capture_default_str();
     app.add_flag("--bootstrap-100k", bootstrap_100k, "bootstrap: 100,000 zones");
+    auto* priority = app.add_option("--priority-changes", o.priority_changes,
+                                    "priority: zones created through the api-proxy, one every "
+                                    "100-200 ms, while the bootstrap runs (fewer when it ends "
+                                    "first)")
+                         ->capture_default_str();
     app.add_option("--ceiling-in-flight", o.ceiling_in_flight,
                    "bootstrap ceiling: zones created + axfr-retrieved at once")
         ->capture_default_str();
@@ -116,12 +122,13 @@ int main(int argc, char** argv) {
         if (burst->count() == 0) o.burst = 20;
         if (large->count() == 0) o.large_records = 2000;
         if (bootstrap->count() == 0 && !bootstrap_100k) o.bootstrap_zones = 200;
+        if (priority->count() == 0) o.priority_changes = 5;
     }
     if (o.secondaries < 1 || o.changes < 0 || o.burst < 1 || o.large_records < 2 ||
-        o.bootstrap_zones < 1 || o.poll_qps < 100) {
+        o.bootstrap_zones < 1 || o.priority_changes < 1 || o.poll_qps < 100) {
         std::fprintf(stderr,
-                     "bad sizes: secondaries, burst, large and bootstrap must be >= 1, "
-                     "poll-qps >= 100\n");
+                     "bad sizes: secondaries, burst, large, bootstrap and priority-changes must be "
+                     ">= 1, poll-qps >= 100\n");
         return 2;
     }
     (void)secondaries;
@@ -156,8 +163,12 @@ int main(int argc, char** argv) {
                 results.notes.push_back("a daemon did not exit 0 on SIGTERM");
             }
         }
-        if (o.wants("bootstrap")) {
-            progress(fmt::format("bootstrap: {} zones ...", o.bootstrap_zones));
+        if (o.wants("bootstrap") || o.wants("priority")) {
+            progress(fmt::format(
+                "bootstrap: {} zones{} ...", o.bootstrap_zones,
+                o.wants("priority")
+                    ? fmt::format(", up to {} interactive changes meanwhile", o.priority_changes)
+                    : std::string{}));
             runBootstrap(o, results);
         }
     } catch (const std::exception& e) {
