@@ -4,7 +4,7 @@
 # corpus. Exits non-zero if any target crashes, leaks, times out, runs out of memory or gets a
 # sanitizer report.
 #
-#   tests/fuzz/run.sh [seconds-per-target]     (default 60)
+#   tests/fuzz/run.sh [--build-only] [seconds-per-target]     (default 60)
 #
 # Environment: PDD_FUZZ_BUILD_DIR (default build/fuzz), PDD_FUZZ_JOBS (build jobs, and targets run
 # side by side; default 2), PDD_FUZZ_TARGETS (space-separated subset of the targets). Crashing
@@ -12,9 +12,14 @@
 # reproduce one with <build dir>/tests/fuzz/<target> <file>.
 set -euo pipefail
 
+build_only=0
+if [[ "${1:-}" == "--build-only" ]]; then
+    build_only=1
+    shift
+fi
 seconds="${1:-60}"
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [[ "$seconds" -eq 0 ]]; then
-    echo "usage: $0 [seconds-per-target]" >&2
+    echo "usage: $0 [--build-only] [seconds-per-target]" >&2
     exit 2
 fi
 
@@ -36,6 +41,10 @@ CC=clang CXX=clang++ cmake -S "$src_dir" -B "$build_dir" -G Ninja \
     -DPDNS_DISTRIBUTE_FUZZ=ON -DPDNS_DISTRIBUTE_TESTS=ON >/dev/null
 # shellcheck disable=SC2086 # targets is a word list on purpose
 cmake --build "$build_dir" -j "$jobs" --target $targets
+if [[ "$build_only" -eq 1 ]]; then
+    echo "fuzz: targets built in $build_dir"
+    exit 0
+fi
 
 export ASAN_OPTIONS="detect_leaks=1:symbolize=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
