@@ -195,7 +195,9 @@ public:
         probe_thread_ = {};
         mirror_thread_ = {};
         leader_thread_ = {};
-        if (leadership_) leadership_->release();
+        // Without NATS the release could only wait for its request to time out; the lock then
+        // lapses by its TTL instead.
+        if (leadership_ && bus_ && bus_->connected()) leadership_->release();
         if (bus_) bus_->close();
     }
 

@@ -299,7 +299,9 @@ public:
         for (auto& d : lanes_.clear()) (void)d->nak(std::chrono::milliseconds{0});
         housekeeping_ = {};
         if (listener_) listener_->stop();
-        if (claim_ && !claim_lost_) claim_->release();
+        // Without NATS the release could only wait for its request to time out; the claim then
+        // lapses by its TTL (3 heartbeats) instead.
+        if (claim_ && !claim_lost_ && bus_ && bus_->connected()) claim_->release();
         consumer_.reset();  // never unsubscribes: the durable consumer survives
         if (bus_) bus_->close();
     }
@@ -788,7 +790,10 @@ private:
                 next_keepalive = now + settings_.syncer.ack_wait / 3;
                 for (auto& d : lanes_.deliveries()) (void)d->inProgress();
             }
-            if (now >= next_renew) {
+            // While NATS is away a renewal could only wait for its request to time out (and hold
+            // up a SIGTERM meanwhile); the claim's TTL covers the gap, and the first renewal after
+            // the reconnect tells whether another instance took it.
+            if (now >= next_renew && bus_->connected()) {
                 next_renew = now + settings_.syncer.heartbeat;
                 heartbeat();
                 auto s = claim_->renew();

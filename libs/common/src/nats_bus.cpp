@@ -394,6 +394,8 @@ nh::OptionsPtr makeOptions(const NatsSettings& settings) {
     // for by someone; nats.c would otherwise hold a publish for its flusher thread (about a
     // millisecond per pull request).
     checkOption(natsOptions_SetSendAsap(opts.get(), true), "'send_asap'");
+    checkOption(natsOptions_SetFailRequestsOnDisconnect(opts.get(), true),
+                "'fail_requests_on_disconnect'");
 
     // Authentication: secrets come from files and are wiped once nats.c has copied them.
     if (!settings.user.empty() || !settings.password_file.empty()) {
@@ -815,12 +817,25 @@ bool isWrongLastSequence(natsStatus status, const Error& error) {
     return status == NATS_ERR && error.message.find("wrong last sequence") != std::string::npos;
 }
 
+/// Requests made while the connection is away would only wait for their timeout (and hold up a
+/// daemon's shutdown meanwhile): they fail at once instead. Requests pending when the connection
+/// drops fail then too (natsOptions_SetFailRequestsOnDisconnect).
+Status requireConnected(natsConnection* conn, std::string_view what) {
+    if (conn != nullptr && natsConnection_Status(conn) == NATS_CONN_STATUS_CONNECTED) return {};
+    return Error{.message = fmt::format("cannot {}: not connected to NATS", what),
+                 .code = "disconnected"};
+}
+
 class NatsKeyValue final : public KeyValue {
 public:
-    NatsKeyValue(nh::KvStorePtr kv, std::string bucket)
-        : kv_(std::move(kv)), bucket_(std::move(bucket)) {}
+    NatsKeyValue(nh::KvStorePtr kv, std::string bucket, natsConnection* conn)
+        : kv_(std::move(kv)), bucket_(std::move(bucket)), conn_(conn) {}
 
     Result<uint64_t> create(const std::string& key, std::string_view value) override {
+        if (auto c = requireConnected(conn_,
+                                      fmt::format("create key '{}' in bucket '{}'", key, bucket_));
+            !c)
+            return std::move(c).error();
         if (value.size() > static_cast<size_t>(INT_MAX)) {
             return makeError("cannot create key '{}' in bucket '{}' (value too large)", key,
                              bucket_);
@@ -841,6 +856,10 @@ public:
 
     Result<uint64_t> update(const std::string& key, std::string_view value,
                             uint64_t expected_revision) override {
+        if (auto c = requireConnected(conn_,
+                                      fmt::format("update key '{}' in bucket '{}'", key, bucket_));
+            !c)
+            return std::move(c).error();
         if (value.size() > static_cast<size_t>(INT_MAX)) {
             return makeError("cannot update key '{}' in bucket '{}' (value too large)", key,
                              bucket_);
@@ -861,6 +880,10 @@ public:
     }
 
     Result<std::optional<KvEntry>> get(const std::string& key) override {
+        if (auto c =
+                requireConnected(conn_, fmt::format("read key '{}' in bucket '{}'", key, bucket_));
+            !c)
+            return std::move(c).error();
         kvEntry* raw = nullptr;
         const natsStatus status = kvStore_Get(&raw, kv_.get(), key.c_str());
         if (status == NATS_NOT_FOUND) {
@@ -885,6 +908,10 @@ public:
     }
 
     Status erase(const std::string& key) override {
+        if (auto c =
+                requireConnected(conn_, fmt::format("erase key '{}' in bucket '{}'", key, bucket_));
+            !c)
+            return std::move(c).error();
         const natsStatus status = kvStore_Delete(kv_.get(), key.c_str());
         if (status != NATS_OK) {
             return natsError(fmt::format("delete key '{}' from bucket '{}'", key, bucket_), status);
@@ -895,6 +922,7 @@ public:
 private:
     nh::KvStorePtr kv_;
     std::string bucket_;
+    natsConnection* conn_;  // owned by the NatsBus, which outlives this
 };
 
 // --- stream and consumer configuration ------------------------------------------------------
@@ -1044,6 +1072,8 @@ std::unique_ptr<NatsBus> NatsBus::connect(const NatsSettings& settings,
 
 Result<PubAck> NatsBus::publish(const std::string& subject, std::string_view data,
                                 const PublishOptions& options) {
+    if (auto c = requireConnected(impl_->conn.get(), fmt::format("publish to '{}'", subject)); !c)
+        return std::move(c).error();
     Headers headers;
     if (!options.msg_id.empty()) {
         headers.emplace_back(kMsgIdHeader, options.msg_id);
@@ -1074,6 +1104,8 @@ Result<PubAck> NatsBus::publish(const std::string& subject, std::string_view dat
 
 Result<BusMessage> NatsBus::request(const std::string& subject, std::string_view data,
                                     const Headers& headers, std::chrono::milliseconds timeout) {
+    if (auto c = requireConnected(impl_->conn.get(), fmt::format("request '{}'", subject)); !c)
+        return std::move(c).error();
     auto msg = makeMsg(subject, nullptr, data, headers);
     if (!msg) {
         return std::move(msg).error();
@@ -1300,6 +1332,8 @@ Result<std::unique_ptr<SyncSubscription>> NatsBus::subscribe(const std::string& 
 
 Result<std::unique_ptr<StreamReader>> NatsBus::readStream(const std::string& stream,
                                                           const std::string& filter) {
+    if (auto c = requireConnected(impl_->conn.get(), fmt::format("read stream '{}'", stream)); !c)
+        return std::move(c).error();
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = stream.c_str();
@@ -1324,6 +1358,10 @@ Result<std::unique_ptr<StreamReader>> NatsBus::readStream(const std::string& str
 
 Result<std::optional<StreamMessage>> NatsBus::lastMessage(const std::string& stream,
                                                           const std::string& subject) {
+    if (auto c = requireConnected(impl_->conn.get(),
+                                  fmt::format("read the last message of stream '{}'", stream));
+        !c)
+        return std::move(c).error();
     natsMsg* raw = nullptr;
     jsErrCode js_err = static_cast<jsErrCode>(0);
     const natsStatus status =
@@ -1439,7 +1477,8 @@ Result<std::unique_ptr<KeyValue>> NatsBus::keyValue(const std::string& bucket,
     if (status != NATS_OK) {
         return natsError(fmt::format("open key-value bucket '{}'", bucket), status);
     }
-    return std::unique_ptr<KeyValue>(std::make_unique<NatsKeyValue>(std::move(kv), bucket));
+    return std::unique_ptr<KeyValue>(
+        std::make_unique<NatsKeyValue>(std::move(kv), bucket, impl_->conn.get()));
 }
 
 void NatsBus::close() {
