@@ -2,13 +2,15 @@
 // No secret ever reaches a log line, at any level: the daemons run at trace level with NATS
 // password authentication (a password file for the primary's daemons, credentials inside the
 // NATS URL for the syncers) while zones are created, changed, signed and deleted; then every
-// daemon log is searched for the PowerDNS API keys, the NATS password and the signing key.
+// daemon log is searched for the PowerDNS API keys, the NATS password, the signing key and the
+// syncers' TSIG secrets.
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "fleet.hpp"
@@ -54,6 +56,26 @@ TEST(Secrets, NeverInAnyLogLineAtTraceLevel) {
     };
     for (size_t i = 0; i < fleet.secondaries.size(); ++i) {
         secrets.emplace_back("secondary API key", fleet.secondaries[i]->apiKey());
+    }
+    // The TSIG secret each syncer created in its local pdns, read back through that pdns's API
+    // (the listing leaves the secrets out; each key is read by its id).
+    for (size_t i = 0; i < fleet.secondaries.size(); ++i) {
+        httplib::Client c(fleet.secondaries[i]->apiUrl());
+        const httplib::Headers auth{{"X-API-Key", fleet.secondaries[i]->apiKey()}};
+        auto list = c.Get("/api/v1/servers/localhost/tsigkeys", auth);
+        ASSERT_TRUE(list);
+        ASSERT_EQ(list->status, 200) << list->body;
+        size_t found = 0;
+        for (const auto& k : json::parse(list->body)) {
+            auto one = c.Get("/api/v1/servers/localhost/tsigkeys/" + k.value("id", ""), auth);
+            ASSERT_TRUE(one);
+            ASSERT_EQ(one->status, 200) << one->body;
+            const auto secret = json::parse(one->body).value("key", "");
+            ASSERT_GE(secret.size(), 32u) << one->body;
+            secrets.emplace_back("TSIG secret", secret);
+            ++found;
+        }
+        EXPECT_EQ(found, 1u) << "secondary " << i << " should hold exactly its syncer's TSIG key";
     }
     std::string key_text = readAll(fleet.secret_key_file);
     const auto space = key_text.find(' ');
