@@ -155,6 +155,12 @@ ApplyResult Applier::upsert(const std::string& zone, const FetchedZone& fetched)
                        .served = std::move(*served_fp)};
 }
 
+bool Applier::verifiedWithin(const std::string& zone, std::chrono::milliseconds within) {
+    auto v = verified_.lock();
+    const auto it = v->find(zone);
+    return it != v->end() && clock_.steady() - it->second.at < within;
+}
+
 common::Status Applier::ensureLocalZone(const std::string& zone, bool known, bool* park) {
     const auto spec = managedZoneSpec(zone, settings_.master, settings_.tsig_key_id);
     // A zone the listener does not serve yet is most likely new here (a bootstrap, a create):

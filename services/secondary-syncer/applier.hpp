@@ -81,6 +81,9 @@ public:
             const common::Clock& clock, Sleeper sleeper);
 
     [[nodiscard]] ApplyResult apply(const common::ZoneEvent& event);
+    /// True when an apply proved what the local pdns serves for the zone less than `within` ago
+    /// (the periodic scan need not look again yet).
+    [[nodiscard]] bool verifiedWithin(const std::string& zone, std::chrono::milliseconds within);
 
 private:
     [[nodiscard]] ApplyResult upsert(const std::string& zone, const FetchedZone& fetched);

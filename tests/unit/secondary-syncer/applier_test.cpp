@@ -173,6 +173,17 @@ TEST_F(ApplierTest, Upsert_Served_CacheFlushedOnceMoreAfterTheCheck) {
     EXPECT_EQ(api_.calls().back(), "flushCache example.org.");
 }
 
+TEST_F(ApplierTest, VerifiedWithin_OnlyAfterAnApplyAndUntilTheWindowPasses) {
+    EXPECT_FALSE(applier_.verifiedWithin("example.org.", std::chrono::seconds{60}));
+    data_.answers.emplace("example.org.", present("example.org.", 7));
+    ASSERT_EQ(applier_.apply(event("example.org.", common::ZoneOp::Upsert)).outcome,
+              Outcome::Applied);
+    EXPECT_TRUE(applier_.verifiedWithin("example.org.", std::chrono::seconds{60}));
+    clock_.advance(std::chrono::seconds{61});
+    EXPECT_FALSE(applier_.verifiedWithin("example.org.", std::chrono::seconds{60}));
+    EXPECT_FALSE(applier_.verifiedWithin("other.org.", std::chrono::seconds{60}));
+}
+
 TEST_F(ApplierTest, Upsert_ManagedZoneWithoutTheKey_GetsItBeforeTheRetrieve) {
     addManaged("example.org.", {});
     data_.answers.emplace("example.org.", present("example.org.", 7));
