@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <pdns_distribute/common/zone_digest.hpp>
 
+#include <algorithm>
+
 #include <sodium.h>
 
 namespace pdns_distribute::common {
@@ -55,31 +57,17 @@ void ZoneDigest::toggle(std::string_view zone, std::string_view content) {
     }
 }
 
-std::string ZoneDigest::totalHex() const {
-    std::string out;
-    appendHex(out, total_);
-    return out;
-}
+std::string ZoneDigest::totalHex() const { return hex(total_); }
 
-std::string ZoneDigest::bucketsHex() const {
-    std::string out;
-    out.reserve(kBuckets * 32);
-    for (const Hash& b : buckets_) appendHex(out, b);
-    return out;
-}
+std::string ZoneDigest::bucketsHex() const { return bucketsHex(0, kBuckets); }
 
 std::optional<ZoneDigest> ZoneDigest::fromBucketsHex(std::string_view hex) {
-    if (hex.size() != kBuckets * 32) return std::nullopt;
+    auto hashes = parseHashes(hex, kBuckets);
+    if (!hashes) return std::nullopt;
     ZoneDigest d;
     for (size_t k = 0; k < kBuckets; ++k) {
-        for (size_t i = 0; i < 16; ++i) {
-            const int hi = hexValue(hex[(k * 32) + (i * 2)]);
-            const int lo = hexValue(hex[(k * 32) + (i * 2) + 1]);
-            if (hi < 0 || lo < 0) return std::nullopt;
-            const auto byte = static_cast<uint8_t>((hi << 4) | lo);
-            d.buckets_[k][i] = byte;
-            d.total_[i] ^= byte;
-        }
+        d.buckets_[k] = (*hashes)[k];
+        for (size_t i = 0; i < d.total_.size(); ++i) d.total_[i] ^= d.buckets_[k][i];
     }
     return d;
 }
@@ -101,6 +89,7 @@ std::string ZoneDigest::groupsHex() const {
 
 std::string ZoneDigest::bucketsHex(size_t first, size_t count) const {
     std::string out;
+    out.reserve(std::min(count, kBuckets - std::min(first, kBuckets)) * 32);
     for (size_t k = first; k < kBuckets && k - first < count; ++k) appendHex(out, buckets_[k]);
     return out;
 }
