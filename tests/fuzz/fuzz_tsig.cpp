@@ -48,6 +48,7 @@
 #include "axfr_listener.hpp"
 #include "fuzz_check.hpp"
 #include "tsig.hpp"
+#include "tsig_input.hpp"
 
 namespace {
 
@@ -59,15 +60,15 @@ using syncer::ByteSpan;
 using syncer::TsigStatus;
 using Outcome = syncer::ScreenedQuery::Outcome;
 
-constexpr size_t kInputHeader = 9;
+using pdns_distribute::fuzz::tsig_input::Header;
+using pdns_distribute::fuzz::tsig_input::kDrop;
+using pdns_distribute::fuzz::tsig_input::kModeAxfr;
+using pdns_distribute::fuzz::tsig_input::kModeChain;
+using pdns_distribute::fuzz::tsig_input::kModeMask;
+using pdns_distribute::fuzz::tsig_input::kModeSignQuery;
+using pdns_distribute::fuzz::tsig_input::kOtherKeyOrMac;
+using pdns_distribute::fuzz::tsig_input::kSwap;
 constexpr size_t kDnsHeader = 12;
-constexpr uint8_t kModeMask = 0x03;
-constexpr uint8_t kModeSignQuery = 1;
-constexpr uint8_t kModeChain = 2;
-constexpr uint8_t kModeAxfr = 3;
-constexpr uint8_t kDrop = 0x20;
-constexpr uint8_t kSwap = 0x40;
-constexpr uint8_t kOtherKeyOrMac = 0x80;
 constexpr size_t kMaxChain = 16;
 constexpr uint8_t kRcodeFormErr = 1;
 constexpr uint8_t kQrBit = 0x80;
@@ -90,15 +91,6 @@ const char* outcomeName(Outcome o) {
 
 const auto kNow = std::chrono::system_clock::time_point{std::chrono::seconds{1'760'000'000}};
 constexpr std::string_view kKeyName = "pdns-distribute-fuzz.";
-
-struct Header {
-    uint8_t control = 0;
-    uint16_t offset = 0;
-    uint8_t mask = 0;
-    int16_t skew = 0;
-    uint16_t fudge = 300;
-    uint8_t mac_length = 0;
-};
 
 uint8_t u8(ByteSpan b, size_t i) { return std::to_integer<uint8_t>(b[i]); }
 uint16_t u16(ByteSpan b, size_t i) { return static_cast<uint16_t>((u8(b, i) << 8) | u8(b, i + 1)); }
@@ -598,17 +590,12 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
 // NOLINTNEXTLINE(readability-identifier-naming): libFuzzer names the entry point
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const ByteSpan input = pdns_distribute::fuzz::bytesOf(data, size);
-    if (size < kInputHeader) {
+    if (size < pdns_distribute::fuzz::tsig_input::kSize) {
         fuzzRaw(input);
         return 0;
     }
-    const Header h{.control = data[0],
-                   .offset = u16(input, 1),
-                   .mask = data[3],
-                   .skew = static_cast<int16_t>(u16(input, 4)),
-                   .fudge = u16(input, 6),
-                   .mac_length = data[8]};
-    const ByteSpan payload = input.subspan(kInputHeader);
+    const Header h = pdns_distribute::fuzz::tsig_input::decode(input);
+    const ByteSpan payload = input.subspan(pdns_distribute::fuzz::tsig_input::kSize);
     fuzzRaw(payload);
     switch (h.control & kModeMask) {
         case kModeSignQuery:

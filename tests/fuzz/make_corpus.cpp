@@ -22,6 +22,7 @@
 #include <pdns_distribute/common/signing.hpp>
 
 #include "tsig.hpp"
+#include "tsig_input.hpp"
 
 namespace {
 
@@ -367,12 +368,13 @@ void writeZoneKey(const std::filesystem::path& root) {
 
 namespace syncer = pdns_distribute::secondary_syncer;
 
-constexpr uint8_t kTsigSignQuery = 1;
-constexpr uint8_t kTsigChain = 2;
-constexpr uint8_t kTsigAxfr = 3;
-constexpr uint8_t kTsigDrop = 0x20;
-constexpr uint8_t kTsigSwap = 0x40;
-constexpr uint8_t kTsigOtherKeyOrMac = 0x80;
+namespace tsig_input = pdns_distribute::fuzz::tsig_input;
+constexpr uint8_t kTsigSignQuery = tsig_input::kModeSignQuery;
+constexpr uint8_t kTsigChain = tsig_input::kModeChain;
+constexpr uint8_t kTsigAxfr = tsig_input::kModeAxfr;
+constexpr uint8_t kTsigDrop = tsig_input::kDrop;
+constexpr uint8_t kTsigSwap = tsig_input::kSwap;
+constexpr uint8_t kTsigOtherKeyOrMac = tsig_input::kOtherKeyOrMac;
 // Where a TSIG signed with the fuzz key ("pdns-distribute-fuzz.", hmac-sha256) keeps its fields,
 // counted from the start of the RR.
 constexpr size_t kTsigKeyNameLength = 22;
@@ -380,22 +382,10 @@ constexpr size_t kTsigAlgorithmAt = kTsigKeyNameLength + 10;
 constexpr size_t kTsigMacAt = kTsigAlgorithmAt + 13 + 10;
 const auto kTsigNow = std::chrono::system_clock::time_point{std::chrono::seconds{1'760'000'000}};
 
-struct TsigSeed {
-    uint8_t control = 0;
-    size_t offset = 0;
-    uint8_t mask = 0;
-    int skew = 0;
-    uint16_t fudge = 300;
-    uint8_t mac_length = 0;
-};
+using TsigSeed = tsig_input::Header;
 
 Bytes tsigInput(const TsigSeed& s, std::span<const std::byte> payload) {
-    const auto skew = static_cast<uint16_t>(static_cast<int16_t>(s.skew));
-    Bytes out = bytesOf({s.control, static_cast<int>((s.offset >> 8) & 0xff),
-                         static_cast<int>(s.offset & 0xff), s.mask, skew >> 8, skew & 0xff,
-                         s.fudge >> 8, s.fudge & 0xff, s.mac_length});
-    append(out, payload);
-    return out;
+    return tsig_input::encode(s, payload);
 }
 
 // The fuzz key's name and algorithm with another secret: its MACs reach the HMAC check and fail.
@@ -453,13 +443,19 @@ void writeTsig(const std::filesystem::path& root) {
     w.write("sign_axfr_qname_case",
             tsigInput({.control = kTsigSignQuery, .offset = 13, .mask = 0x20}, axfr));
     w.write("sign_axfr_mac_flipped",
-            tsigInput({.control = kTsigSignQuery, .offset = at + kTsigMacAt + 5, .mask = 1}, axfr));
+            tsigInput({.control = kTsigSignQuery,
+                       .offset = static_cast<uint16_t>(at + kTsigMacAt + 5),
+                       .mask = 1},
+                      axfr));
     w.write("sign_axfr_key_name_case",
-            tsigInput({.control = kTsigSignQuery, .offset = at + 1, .mask = 0x20}, axfr));
-    w.write(
-        "sign_axfr_algorithm_case",
-        tsigInput({.control = kTsigSignQuery, .offset = at + kTsigAlgorithmAt + 1, .mask = 0x20},
-                  axfr));
+            tsigInput(
+                {.control = kTsigSignQuery, .offset = static_cast<uint16_t>(at + 1), .mask = 0x20},
+                axfr));
+    w.write("sign_axfr_algorithm_case",
+            tsigInput({.control = kTsigSignQuery,
+                       .offset = static_cast<uint16_t>(at + kTsigAlgorithmAt + 1),
+                       .mask = 0x20},
+                      axfr));
     w.write("sign_axfr_arcount_flipped",
             tsigInput({.control = kTsigSignQuery, .offset = 11, .mask = 0x03}, axfr));
     w.write("sign_axfr_badtime", tsigInput({.control = kTsigSignQuery, .skew = 301}, axfr));
@@ -540,7 +536,9 @@ void writeTsig(const std::filesystem::path& root) {
     const Bytes chain = chainPayload({small_axfr.front(), many_axfr.front(), soa_answer});
     w.write("chain_three", tsigInput({.control = kTsigChain}, chain));
     w.write("chain_three_flip_second",
-            tsigInput({.control = kTsigChain, .offset = small_axfr.front().size() + 200, .mask = 4},
+            tsigInput({.control = kTsigChain,
+                       .offset = static_cast<uint16_t>(small_axfr.front().size() + 200),
+                       .mask = 4},
                       chain));
     w.write("chain_three_drop_first", tsigInput({.control = kTsigChain | kTsigDrop}, chain));
     w.write("chain_three_swap_first", tsigInput({.control = kTsigChain | kTsigSwap}, chain));
