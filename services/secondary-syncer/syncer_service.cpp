@@ -660,11 +660,10 @@ private:
             // An apply proved this zone within the interval: no second look yet. (During a
             // bootstrap the scan would otherwise put several DNS queries per applied zone on the
             // local pdns, which is the bottleneck there.)
-            if (served_.version(zone) != 0 &&
-                applier_->verifiedWithin(zone, settings_.syncer.scan_interval)) {
+            const auto version = served_.version(zone);
+            if (version != 0 && applier_->verifiedWithin(zone, settings_.syncer.scan_interval)) {
                 continue;
             }
-            const auto version = served_.version(zone);
             auto fp = scan_dns_->apex(zone);
             if (!fp && (fp.error().code == "network" || fp.error().code == "timeout")) {
                 if (++failures_in_a_row >= 3) {
