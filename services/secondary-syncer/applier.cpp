@@ -140,10 +140,10 @@ ApplyResult Applier::upsert(const std::string& zone, const FetchedZone& fetched)
             zone, served_fp.error().message);
     }
     if (!served_fp) return fail(Outcome::Retry, served_fp.error().message);
-    // Once more now that the new data is served: pdns answers in several threads, and an answer
+    // Once now that the new data is served: pdns answers in several threads, and an answer
     // computed before the transfer committed (a REFUSED for a zone it did not have yet, or the
-    // old serial) can reach the packet cache after the flush that preceded our own check, and
-    // would then be served for the cache's whole TTL.
+    // old serial) can reach the packet cache after pdns's own purge at the commit, and would
+    // then be served for the cache's whole TTL.
     (void)api_.flushCache(zone);
     {
         auto v = verified_.lock();
@@ -241,10 +241,17 @@ common::Result<common::ApexFingerprint> Applier::waitServed(
     std::chrono::steady_clock::time_point deadline) {
     std::string last = "no answer yet";
     auto pause = settings_.apex_poll;
-    for (;;) {
-        // The packet cache may still hold an answer from before the transfer (or a REFUSED from
-        // before the zone existed) for its whole TTL, so flush before every look.
-        if (auto s = api_.flushCache(zone); !s) last = "cache flush failed: " + s.error().message;
+    for (bool first = true;; first = false) {
+        // pdns purges its caches for a zone when it commits a transfer, so the first look needs
+        // no flush of ours (one API call less per apply). A look that meets something else may
+        // have met an answer computed before the commit and cached after that purge (a REFUSED
+        // from before the zone existed, the old serial), held for the cache's whole TTL: flush
+        // before every further look.
+        if (!first) {
+            if (auto s = api_.flushCache(zone); !s) {
+                last = "cache flush failed: " + s.error().message;
+            }
+        }
         auto served = local_dns_.apex(zone);
         if (served && served->hex() == apex) return std::move(*served);
         if (served) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "served_table.hpp"
 
+#include <algorithm>
+
 namespace pdns_distribute::secondary_syncer {
 
 ServedState ServedState::from(const common::ApexFingerprint& fp) {
@@ -17,15 +19,37 @@ ServedState ServedState::missing(std::string error) {
 }
 
 void ServedTable::replace(const std::string& zone, Entry& entry, ServedState state) {
-    if (entry.state.serial) digest_.toggle(zone, entry.state.content);
+    if (entry.state.serial) {
+        digest_.toggle(zone, entry.state.content);
+        --served_;
+    }
     entry.state = std::move(state);
-    if (entry.state.serial) digest_.toggle(zone, entry.state.content);
+    if (entry.state.serial) {
+        digest_.toggle(zone, entry.state.content);
+        ++served_;
+    }
     entry.version = next_version_++;
+}
+
+ServedTable::Zones::iterator ServedTable::insert(const std::string& zone) {
+    auto [it, inserted] = zones_.try_emplace(zone);
+    if (inserted) by_bucket_[common::ZoneDigest::bucketOf(zone)].push_back(&it->first);
+    return it;
+}
+
+void ServedTable::erase(Zones::iterator it) {
+    if (it->second.state.serial) {
+        digest_.toggle(it->first, it->second.state.content);
+        --served_;
+    }
+    auto& bucket = by_bucket_[common::ZoneDigest::bucketOf(it->first)];
+    std::erase(bucket, &it->first);
+    zones_.erase(it);
 }
 
 uint64_t ServedTable::set(const std::string& zone, ServedState state) {
     std::lock_guard lock(mutex_);
-    auto& entry = zones_[zone];
+    auto& entry = insert(zone)->second;
     replace(zone, entry, std::move(state));
     return entry.version;
 }
@@ -35,7 +59,7 @@ bool ServedTable::setIfVersion(const std::string& zone, ServedState state, uint6
     auto it = zones_.find(zone);
     const uint64_t current = it == zones_.end() ? 0 : it->second.version;
     if (current != version) return false;
-    if (it == zones_.end()) it = zones_.emplace(zone, Entry{}).first;
+    if (it == zones_.end()) it = insert(zone);
     replace(zone, it->second, std::move(state));
     return true;
 }
@@ -44,7 +68,7 @@ void ServedTable::setError(const std::string& zone, const std::string& error) {
     std::lock_guard lock(mutex_);
     auto it = zones_.find(zone);
     if (it == zones_.end()) {
-        replace(zone, zones_[zone], ServedState::missing(error));
+        replace(zone, insert(zone)->second, ServedState::missing(error));
         return;
     }
     it->second.state.error = error;
@@ -54,9 +78,7 @@ void ServedTable::setError(const std::string& zone, const std::string& error) {
 void ServedTable::erase(const std::string& zone) {
     std::lock_guard lock(mutex_);
     auto it = zones_.find(zone);
-    if (it == zones_.end()) return;
-    if (it->second.state.serial) digest_.toggle(zone, it->second.state.content);
-    zones_.erase(it);
+    if (it != zones_.end()) erase(it);
 }
 
 void ServedTable::markAllUnserved(const std::string& error) {
@@ -80,9 +102,7 @@ std::vector<std::string> ServedTable::zones() const {
 
 size_t ServedTable::servedCount() const {
     std::lock_guard lock(mutex_);
-    size_t n = 0;
-    for (const auto& [zone, entry] : zones_) n += entry.state.serial ? 1 : 0;
-    return n;
+    return served_;
 }
 
 std::string ServedTable::digestHex() const {
@@ -107,10 +127,13 @@ std::string ServedTable::groupsHex() const {
 
 common::BucketReply ServedTable::bucket(uint32_t k) const {
     common::BucketReply reply{.bucket = k, .zones = {}};
+    if (k >= by_bucket_.size()) return reply;
     std::lock_guard lock(mutex_);
-    for (const auto& [zone, entry] : zones_) {
-        if (common::ZoneDigest::bucketOf(zone) != k) continue;
-        const auto& s = entry.state;
+    std::vector<const std::string*> names = by_bucket_[k];
+    std::sort(names.begin(), names.end(), [](const auto* a, const auto* b) { return *a < *b; });
+    for (const std::string* name : names) {
+        const std::string& zone = *name;
+        const auto& s = zones_.at(zone).state;
         reply.zones.push_back(common::ServedZone{
             .zone = zone,
             .serial = s.serial,

@@ -58,10 +58,18 @@ private:
         ServedState state;
         uint64_t version = 0;
     };
+    using Zones = std::map<std::string, Entry>;
     void replace(const std::string& zone, Entry& entry, ServedState state);
+    Zones::iterator insert(const std::string& zone);
+    void erase(Zones::iterator it);
 
     mutable std::mutex mutex_;  // guards everything below
-    std::map<std::string, Entry> zones_;
+    Zones zones_;
+    // The zones of each digest bucket (their keys in zones_, which std::map keeps in place), so a
+    // bucket request costs its few zones, not a walk of every zone.
+    std::vector<std::vector<const std::string*>> by_bucket_ =
+        std::vector<std::vector<const std::string*>>(common::ZoneDigest::kBuckets);
+    size_t served_ = 0;  // entries with a serial
     common::ZoneDigest digest_;
     uint64_t next_version_ = 1;
 };

@@ -642,7 +642,19 @@ private:
         }
     }
 
+    // While the lanes hold a backlog (a bootstrap, a mass change), its applies verify what they
+    // apply, and the scan's looks (and its list of every zone) would only compete with them for
+    // the local pdns: the scan waits until the backlog is down to what the workers hold.
+    void yieldToBacklog(const std::stop_token& st) {
+        const auto busy = [&] {
+            return lanes_.depth(Lane::Bulk) + lanes_.depth(Lane::Priority) >
+                   static_cast<size_t>(settings_.syncer.workers);
+        };
+        while (!st.stop_requested() && busy()) std::this_thread::sleep_for(200ms);
+    }
+
     void scanOnce(const std::stop_token& st, std::chrono::microseconds gap) {
+        yieldToBacklog(st);
         std::set<std::string> zones;
         for (auto& z : served_.zones()) zones.insert(std::move(z));
         auto local = api_->listZones(std::nullopt, false);
@@ -655,6 +667,7 @@ private:
         }
         int failures_in_a_row = 0;
         for (const auto& zone : zones) {
+            yieldToBacklog(st);
             if (st.stop_requested()) return;
             if (inHand(zone)) continue;
             // An apply proved this zone within the interval: no second look yet. (During a

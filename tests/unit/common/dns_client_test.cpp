@@ -532,9 +532,12 @@ TEST(LdnsDnsClientTransfer, ConcurrentCalls_AllSucceed) {
 
 TEST(LdnsDnsClientApex, SignedZone_EqualsFingerprintFromBody) {
     const Bytes body = encode(kSignedZone);
-    TestDnsServer server(ZoneHandler("example.org.", body));
+    const ZoneHandler zone("example.org.", body);
+    TestDnsServer server(zone, zone);
     const auto got = clientFor(server).apex("example.org.");
     ASSERT_TRUE(got) << got.error().message;
+    EXPECT_EQ(server.udpQueries(), 2);  // SOA and DNSKEY, nothing over TCP
+    EXPECT_EQ(server.tcpQueries(), 0);
     const auto expected = fingerprintFromBody("example.org.", body);
     ASSERT_TRUE(expected);
     EXPECT_EQ(*got, *expected);
@@ -545,7 +548,8 @@ TEST(LdnsDnsClientApex, SignedZone_EqualsFingerprintFromBody) {
 
 TEST(LdnsDnsClientApex, UnsignedZone_EqualsFingerprintFromBody) {
     const Bytes body = encode(std::string(kSoaLine) + "www.example.org. 300 IN A 192.0.2.1\n");
-    TestDnsServer server(ZoneHandler("example.org.", body));
+    const ZoneHandler zone("example.org.", body);
+    TestDnsServer server(zone, zone);
     const auto got = clientFor(server).apex("example.org.");
     ASSERT_TRUE(got) << got.error().message;
     EXPECT_EQ(*got, *fingerprintFromBody("example.org.", body));
@@ -554,7 +558,8 @@ TEST(LdnsDnsClientApex, UnsignedZone_EqualsFingerprintFromBody) {
 TEST(LdnsDnsClientApex, ServerIgnoringDo_GivesNoSignatures) {
     // The signed fingerprint above depends on the client setting DO; without RRSIGs it differs.
     const Bytes body = encode(kSignedZone);
-    TestDnsServer server(ZoneHandler("example.org.", body, false));
+    const ZoneHandler zone("example.org.", body, false);
+    TestDnsServer server(zone, zone);
     const auto got = clientFor(server).apex("example.org.");
     ASSERT_TRUE(got) << got.error().message;
     EXPECT_TRUE(got->soa_sigs.empty());
@@ -562,7 +567,8 @@ TEST(LdnsDnsClientApex, ServerIgnoringDo_GivesNoSignatures) {
 }
 
 TEST(LdnsDnsClientApex, Refused_GivesNotServed) {
-    TestDnsServer server([](ByteSpan q) { return std::vector<Bytes>{*buildErrorResponse(q, 5)}; });
+    const Handler refuse = [](ByteSpan q) { return std::vector<Bytes>{*buildErrorResponse(q, 5)}; };
+    TestDnsServer server(refuse, refuse);
     const auto got = clientFor(server).apex("example.org.");
     ASSERT_FALSE(got);
     EXPECT_EQ(got.error().code, "not-served");
@@ -570,8 +576,10 @@ TEST(LdnsDnsClientApex, Refused_GivesNotServed) {
 
 TEST(LdnsDnsClientApex, NxdomainOrServfail_GivesNotServed) {
     for (const int rcode : {2, 3, 9}) {
-        TestDnsServer server(
-            [rcode](ByteSpan q) { return std::vector<Bytes>{answer(q, {}, rcode)}; });
+        const Handler error = [rcode](ByteSpan q) {
+            return std::vector<Bytes>{answer(q, {}, rcode)};
+        };
+        TestDnsServer server(error, error);
         const auto got = clientFor(server).apex("example.org.");
         ASSERT_FALSE(got);
         EXPECT_EQ(got.error().code, "not-served") << rcode;
@@ -579,17 +587,49 @@ TEST(LdnsDnsClientApex, NxdomainOrServfail_GivesNotServed) {
 }
 
 TEST(LdnsDnsClientApex, NoSoaInAnswer_GivesNotServed) {
-    TestDnsServer server([](ByteSpan q) { return std::vector<Bytes>{answer(q, {})}; });
+    const Handler empty = [](ByteSpan q) { return std::vector<Bytes>{answer(q, {})}; };
+    TestDnsServer server(empty, empty);
     const auto got = clientFor(server).apex("example.org.");
     ASSERT_FALSE(got);
     EXPECT_EQ(got.error().code, "not-served");
 }
 
 TEST(LdnsDnsClientApex, SilentServer_GivesTimeout) {
-    TestDnsServer server([](ByteSpan) { return std::vector<Bytes>{}; });
+    const Handler silent = [](ByteSpan) { return std::vector<Bytes>{}; };
+    TestDnsServer server(silent, silent);
     const auto got = clientFor(server).apex("example.org.");
     ASSERT_FALSE(got);
     EXPECT_EQ(got.error().code, "timeout");
+}
+
+TEST(LdnsDnsClientApex, TruncatedUdp_AsksThatQueryAgainOverTcp) {
+    // The DNSKEY answer does not fit: only it is asked again over TCP, and the fingerprint is
+    // the one the whole answer gives.
+    const Bytes body = encode(kSignedZone);
+    const ZoneHandler zone("example.org.", body);
+    TestDnsServer server(zone, [&zone](ByteSpan q) {
+        if (parseQuery(q)->qtype == rrtype::kDnskey) {
+            return std::vector<Bytes>{answer(q, {}, 0, true)};
+        }
+        return zone(q);
+    });
+    const auto got = clientFor(server).apex("example.org.");
+    ASSERT_TRUE(got) << got.error().message;
+    EXPECT_EQ(*got, *fingerprintFromBody("example.org.", body));
+    EXPECT_EQ(server.udpQueries(), 2);
+    EXPECT_EQ(server.tcpQueries(), 1);
+}
+
+TEST(LdnsDnsClientApex, ClosedPort_GivesNetwork) {
+    uint16_t port = 0;
+    {
+        const Socket probe = bound(AF_INET, SOCK_DGRAM, 0);
+        port = portOf(probe);
+    }
+    LdnsDnsClient client(DnsEndpoint{.address = "127.0.0.1", .port = port}, kTimeout);
+    const auto got = client.apex("example.org.");
+    ASSERT_FALSE(got);
+    EXPECT_EQ(got.error().code, "network");
 }
 
 // ---- soaSerial

@@ -21,6 +21,7 @@ public:
     bool server_ok = true;
     /// Called on every successful axfrRetrieve (to simulate the local pdns transferring).
     std::function<void(const std::string&)> on_retrieve;
+    std::function<void(const std::string&)> on_flush;
 
     void addZone(common::PdnsZoneInfo z) {
         std::lock_guard l(m_);
@@ -102,6 +103,7 @@ public:
     }
     common::Status flushCache(std::string_view zone) override {
         if (auto e = hit("flushCache", std::string(zone))) return *e;
+        if (on_flush) on_flush(std::string(zone));
         return {};
     }
     common::Status setNsec3Param(std::string_view zone, const std::string& param) override {

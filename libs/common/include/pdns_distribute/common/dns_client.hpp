@@ -31,7 +31,8 @@ public:
 class ApexProbe {
 public:
     virtual ~ApexProbe() = default;
-    /// Queries SOA (with DO, so RRSIG(SOA) comes along) and DNSKEY over TCP. Error code
+    /// Queries SOA (with DO, so RRSIG(SOA) comes along) and DNSKEY, over UDP (each again over
+    /// TCP when its answer is truncated). Error code
     /// "not-served" when the server answers REFUSED/NOTAUTH/NXDOMAIN/SERVFAIL or has no SOA.
     [[nodiscard]] virtual Result<ApexFingerprint> apex(std::string_view zone) = 0;
 };

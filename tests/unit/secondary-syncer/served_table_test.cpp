@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "served_table.hpp"
+
+#include <fmt/format.h>
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+namespace pdns_distribute::secondary_syncer {
+namespace {
+
+using common::ZoneDigest;
+
+ServedState served(uint32_t serial) {
+    return ServedState{.serial = serial,
+                       .content = fmt::format("{:032x}", serial),
+                       .apex = fmt::format("apex-{}", serial),
+                       .expiry = std::nullopt,
+                       .error = {}};
+}
+
+std::set<std::string> namesIn(const common::BucketReply& reply) {
+    std::set<std::string> out;
+    for (const auto& z : reply.zones) out.insert(z.zone);
+    return out;
+}
+
+// Every bucket request answers exactly the zones of that bucket, in name order, through sets,
+// errors and erasures; the served count and the digest follow along.
+TEST(ServedTable, BucketsAndCountsFollowEveryChange) {
+    ServedTable table;
+    std::map<size_t, std::set<std::string>> expected;
+    for (int i = 0; i < 2000; ++i) {
+        const auto zone = fmt::format("z{}.example.", i);
+        table.set(zone, served(static_cast<uint32_t>(i + 1)));
+        expected[ZoneDigest::bucketOf(zone)].insert(zone);
+    }
+    for (int i = 0; i < 2000; i += 3) {
+        const auto zone = fmt::format("z{}.example.", i);
+        table.erase(zone);
+        expected[ZoneDigest::bucketOf(zone)].erase(zone);
+    }
+    table.setError("z1.example.", "apply failed");    // stays served, with the error noted
+    table.setError("new.example.", "not there yet");  // listed, not served
+    expected[ZoneDigest::bucketOf("new.example.")].insert("new.example.");
+    table.erase("never.example.");
+
+    size_t listed = 0;
+    for (const auto& [k, zones] : expected) {
+        const auto reply = table.bucket(static_cast<uint32_t>(k));
+        EXPECT_EQ(namesIn(reply), zones) << "bucket " << k;
+        for (size_t i = 1; i < reply.zones.size(); ++i) {
+            EXPECT_LT(reply.zones[i - 1].zone, reply.zones[i].zone);
+        }
+        listed += zones.size();
+    }
+    EXPECT_EQ(table.zones().size(), listed);
+    EXPECT_EQ(table.servedCount(), listed - 1);  // new.example. is not served
+
+    const auto newcomer = table.bucket(static_cast<uint32_t>(ZoneDigest::bucketOf("new.example.")));
+    for (const auto& z : newcomer.zones) {
+        if (z.zone == "new.example.") {
+            EXPECT_FALSE(z.serial);
+            EXPECT_EQ(z.error, "not there yet");
+        }
+    }
+    EXPECT_TRUE(table.bucket(static_cast<uint32_t>(ZoneDigest::kBuckets)).zones.empty());
+}
+
+TEST(ServedTable, MarkAllUnserved_CountsNothingServedAndDigestIsEmpty) {
+    ServedTable table;
+    const std::string empty = table.digestHex();
+    for (int i = 0; i < 50; ++i) table.set(fmt::format("z{}.example.", i), served(1));
+    EXPECT_EQ(table.servedCount(), 50u);
+    EXPECT_NE(table.digestHex(), empty);
+    table.markAllUnserved("the local pdns does not answer");
+    EXPECT_EQ(table.servedCount(), 0u);
+    EXPECT_EQ(table.digestHex(), empty);
+    EXPECT_EQ(table.zones().size(), 50u);
+    table.set("z3.example.", served(2));
+    EXPECT_EQ(table.servedCount(), 1u);
+    table.erase("z3.example.");
+    EXPECT_EQ(table.servedCount(), 0u);
+    EXPECT_EQ(table.digestHex(), empty);
+}
+
+TEST(ServedTable, SetIfVersion_KeepsTheBucketIndexForNewZones) {
+    ServedTable table;
+    EXPECT_TRUE(table.setIfVersion("a.example.", served(1), 0));
+    EXPECT_FALSE(table.setIfVersion("a.example.", served(2), 0));  // a newer record won
+    const auto reply = table.bucket(static_cast<uint32_t>(ZoneDigest::bucketOf("a.example.")));
+    ASSERT_EQ(reply.zones.size(), 1u);
+    EXPECT_EQ(reply.zones[0].serial, 1u);
+}
+
+}  // namespace
+}  // namespace pdns_distribute::secondary_syncer
