@@ -448,19 +448,37 @@ Result<std::vector<PdnsZoneInfo>> HttpPdnsApi::listZones(std::optional<std::stri
     if (!reply)
         return Error{fmt::format("cannot {} ({})", action, reply.error().message), "network"};
     if (reply->status != 200) return Impl::httpError(action, *reply);
-    auto j = Impl::parseBody(action, *reply);
-    if (!j) return std::move(j).error();
-    if (!j->is_array()) {
+    // Each zone object is converted as soon as it is parsed and dropped from the document, so a
+    // listing of 100,000 zones never exists as a whole JSON tree (~1.5 KB per zone, ten times the
+    // zone's info).
+    std::vector<PdnsZoneInfo> zones;
+    std::optional<Error> bad;
+    const json::parser_callback_t each = [&](int depth, json::parse_event_t event, json& parsed) {
+        if (depth != 1 || event != json::parse_event_t::object_end) return true;
+        if (!bad) {
+            auto z = parsePdnsZone(parsed);
+            if (z) {
+                zones.push_back(std::move(*z));
+            } else {
+                bad = std::move(z).error();
+            }
+        }
+        return false;
+    };
+    const auto rest = json::parse(reply->body, each, /*allow_exceptions=*/false);
+    if (rest.is_discarded()) {
+        return Error{fmt::format("cannot {} (PowerDNS answered HTTP {} with a body that is not "
+                                 "JSON: {})",
+                                 action, reply->status, quoteBody(reply->body)),
+                     "malformed"};
+    }
+    if (!rest.is_array()) {
         return Error{fmt::format("cannot {} (answer is not a JSON array)", action), "malformed"};
     }
-    std::vector<PdnsZoneInfo> zones;
-    zones.reserve(j->size());
-    for (const auto& item : *j) {
-        auto z = parsePdnsZone(item);
-        if (!z) {
-            return Error{fmt::format("cannot {} ({})", action, z.error().message), "malformed"};
-        }
-        zones.push_back(std::move(*z));
+    if (bad) return Error{fmt::format("cannot {} ({})", action, bad->message), "malformed"};
+    if (!rest.empty()) {  // what is left are the array's items that are not objects
+        return Error{fmt::format("cannot {} (malformed zone object (not a JSON object))", action),
+                     "malformed"};
     }
     return zones;
 }

@@ -6,8 +6,10 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <pdns_distribute/common/pdns_api.hpp>
@@ -268,6 +270,90 @@ TEST_F(HttpPdnsApiConstruction, Urls) {
     for (const char* bad : {"", "127.0.0.1:8081", "ftp://host", "http://", "http://host?x=1"}) {
         s.url = bad;
         EXPECT_THROW(HttpPdnsApi{s}, std::runtime_error) << bad;
+    }
+}
+
+// ---- HttpPdnsApi::listZones against a canned HTTP server ----
+
+class ListZonesTest : public HttpPdnsApiConstruction {
+protected:
+    void SetUp() override {
+        HttpPdnsApiConstruction::SetUp();
+        server_.Get("/api/v1/servers/localhost/zones",
+                    [this](const httplib::Request&, httplib::Response& res) {
+                        res.set_content(body_, "application/json");
+                    });
+        port_ = server_.bind_to_any_port("127.0.0.1");
+        ASSERT_GT(port_, 0);
+        // bind_to_any_port listens already: a request made before the loop runs waits for it.
+        thread_ = std::thread([this] { server_.listen_after_bind(); });
+    }
+    void TearDown() override {
+        server_.stop();
+        if (thread_.joinable()) thread_.join();
+        HttpPdnsApiConstruction::TearDown();
+    }
+    Result<std::vector<PdnsZoneInfo>> list(std::string body) {
+        body_ = std::move(body);
+        PdnsApiSettings s;
+        s.url = "http://127.0.0.1:" + std::to_string(port_);
+        s.api_key_file = writeKey("k");
+        return HttpPdnsApi(s).listZones(std::nullopt, false);
+    }
+
+    httplib::Server server_;
+    int port_ = 0;
+    std::thread thread_;
+    std::string body_;
+};
+
+TEST_F(ListZonesTest, ManyZones_AllParsedInOrder) {
+    json listing = json::array();
+    for (int i = 0; i < 5000; ++i) {
+        auto z = json::parse(kGetZoneSlave);
+        z["name"] = z["id"] = "z" + std::to_string(i) + ".Example.";
+        z["serial"] = i;
+        listing.push_back(z);
+    }
+    const auto zones = list(listing.dump());
+    ASSERT_TRUE(zones) << zones.error().message;
+    ASSERT_EQ(zones->size(), 5000u);
+    EXPECT_EQ(zones->front().name, "z0.example.");
+    EXPECT_EQ(zones->back().name, "z4999.example.");
+    EXPECT_EQ(zones->back().serial, 4999u);
+    EXPECT_EQ(zones->back().account, "pdns-distribute");
+    EXPECT_EQ(zones->back().masters, std::vector<std::string>{"127.0.0.1:5300"});
+    EXPECT_EQ(zones->back().tsig_master_key_ids, std::vector<std::string>{"k1."});
+}
+
+TEST_F(ListZonesTest, VerbatimListings_Parsed) {
+    const auto with = list(kListDnssecTrue);
+    ASSERT_TRUE(with) << with.error().message;
+    ASSERT_EQ(with->size(), 1u);
+    EXPECT_EQ(with->front().edited_serial, 2026112602u);
+    const auto without = list(kListDnssecFalse);
+    ASSERT_TRUE(without) << without.error().message;
+    EXPECT_EQ(without->front().name, "sec.example.");
+    const auto empty = list("[]");
+    ASSERT_TRUE(empty) << empty.error().message;
+    EXPECT_TRUE(empty->empty());
+}
+
+TEST_F(ListZonesTest, BadListings_MalformedWithTheReason) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"not json at all", "not JSON"},
+        {R"({"error": "x"})", "not a JSON array"},
+        {R"([{"id": "a.", "kind": "Native"}])", "name"},
+        {R"([{"id": "a.", "name": "a.", "kind": "Native"}, 7])", "not a JSON object"},
+        {R"([{"id": "a.", "name": "a..b.", "kind": "Native"}])", "malformed zone object"},
+        {R"([{"id": "a.", "name": "a.", "kind": "Native"})", "not JSON"},  // truncated
+    };
+    for (const auto& [body, reason] : cases) {
+        const auto r = list(body);
+        ASSERT_FALSE(r) << body;
+        EXPECT_EQ(r.error().code, "malformed") << body;
+        EXPECT_NE(r.error().message.find(reason), std::string::npos)
+            << body << " -> " << r.error().message;
     }
 }
 
