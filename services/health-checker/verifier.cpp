@@ -51,7 +51,9 @@ std::vector<std::string> Verifier::nodesToExamine(const std::string& desired_dig
     std::vector<std::string> out;
     std::lock_guard lock(mutex_);
     for (auto& [name, n] : nodes_) {
-        if (!active(n) || !n.heartbeat.scanned) continue;
+        // A node catching up moves its digest with every apply; its lanes hold the zones that
+        // differ, and looking at them now would only cost it (and NATS) a bucket walk per look.
+        if (!active(n) || !n.heartbeat.scanned || n.heartbeat.catching_up) continue;
         if (n.heartbeat.digest == desired_digest) {
             n.divergences.clear();
             n.differing.clear();

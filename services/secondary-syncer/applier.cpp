@@ -53,13 +53,14 @@ std::string_view toString(Outcome o) {
 
 Applier::Applier(ApplierSettings settings, ZoneDataSource& data, common::PdnsApi& api,
                  common::ApexProbe& local_dns, TransferServer& listener, DeleteBudget& budget,
-                 const common::Clock& clock, Sleeper sleeper)
+                 LateFlush& late_flush, const common::Clock& clock, Sleeper sleeper)
     : settings_(std::move(settings)),
       data_(data),
       api_(api),
       local_dns_(local_dns),
       listener_(listener),
       budget_(budget),
+      late_flush_(late_flush),
       clock_(clock),
       sleep_(std::move(sleeper)) {}
 
@@ -73,7 +74,7 @@ bool Applier::recentlyVerified(const common::ZoneEvent& e) {
            clock_.steady() - it->second.at < settings_.verified_memory;
 }
 
-ApplyResult Applier::apply(const common::ZoneEvent& event) {
+ApplyResult Applier::apply(const common::ZoneEvent& event, FlushMode flush) {
     const auto start = clock_.steady();
     if (event.op == common::ZoneOp::Upsert && recentlyVerified(event)) {
         return ApplyResult{.outcome = Outcome::Skipped};
@@ -92,7 +93,7 @@ ApplyResult Applier::apply(const common::ZoneEvent& event) {
     } else {
         switch (fetched->manifest.status) {
             case ManifestStatus::Present:
-                r = upsert(event.zone, *fetched);
+                r = upsert(event.zone, *fetched, flush);
                 break;
             case ManifestStatus::Absent:
                 if (event.op == common::ZoneOp::Upsert) {
@@ -113,7 +114,7 @@ ApplyResult Applier::apply(const common::ZoneEvent& event) {
     return r;
 }
 
-ApplyResult Applier::upsert(const std::string& zone, const FetchedZone& fetched) {
+ApplyResult Applier::upsert(const std::string& zone, const FetchedZone& fetched, FlushMode flush) {
     const auto& m = fetched.manifest;
     const bool known = listener_.serves(zone);
     auto served = std::make_shared<ServedBody>();
@@ -140,11 +141,13 @@ ApplyResult Applier::upsert(const std::string& zone, const FetchedZone& fetched)
             zone, served_fp.error().message);
     }
     if (!served_fp) return fail(Outcome::Retry, served_fp.error().message);
-    // Once now that the new data is served: pdns answers in several threads, and an answer
-    // computed before the transfer committed (a REFUSED for a zone it did not have yet, or the
-    // old serial) can reach the packet cache after pdns's own purge at the commit, and would
-    // then be served for the cache's whole TTL.
-    (void)api_.flushCache(zone);
+    // pdns answers in several threads, and an answer computed before the transfer committed (a
+    // REFUSED for a zone it did not have yet, or the old serial) can reach the packet cache after
+    // pdns's own purge at the commit, to be served for the cache's whole TTL: a flush now, and
+    // one a little later for such an answer that lands later still (late_flush.hpp), off this
+    // apply's path.
+    if (flush == FlushMode::Immediate) (void)api_.flushCache(zone);
+    late_flush_.schedule(zone);
     {
         auto v = verified_.lock();
         (*v)[zone] = Verified{.serial = m.serial, .apex = m.apex, .at = clock_.steady()};
@@ -290,6 +293,7 @@ ApplyResult Applier::remove(const std::string& zone, const FetchedZone& fetched)
     listener_.withdraw(zone);
     verified_.lock()->erase(zone);
     (void)api_.flushCache(zone);
+    late_flush_.schedule(zone);  // an answer computed before the delete, cached after the flush
     return ApplyResult{.outcome = Outcome::Deleted};
 }
 

@@ -20,6 +20,7 @@
 #include <pdns_distribute/common/zone_event.hpp>
 
 #include "axfr_listener.hpp"
+#include "late_flush.hpp"
 #include "zone_data_client.hpp"
 
 namespace pdns_distribute::secondary_syncer {
@@ -50,6 +51,16 @@ enum class Outcome {
 };
 [[nodiscard]] std::string_view toString(Outcome o);
 
+/// How hard an apply works to leave no stale answer in the local pdns's caches.
+enum class FlushMode {
+    /// A flush right after the served check passed, and the late one (late_flush.hpp).
+    Immediate,
+    /// The late flush only: one API call less per zone for a node catching up (a bootstrap, a
+    /// mass change), where throughput counts and an answer cached early lives at most until the
+    /// late flush.
+    LateOnly,
+};
+
 struct ApplyResult {
     Outcome outcome = Outcome::Skipped;
     std::string error;  ///< why, for Retry and Park
@@ -78,15 +89,17 @@ public:
     using Sleeper = std::function<void(std::chrono::milliseconds)>;
     Applier(ApplierSettings settings, ZoneDataSource& data, common::PdnsApi& api,
             common::ApexProbe& local_dns, TransferServer& listener, DeleteBudget& budget,
-            const common::Clock& clock, Sleeper sleeper);
+            LateFlush& late_flush, const common::Clock& clock, Sleeper sleeper);
 
-    [[nodiscard]] ApplyResult apply(const common::ZoneEvent& event);
+    [[nodiscard]] ApplyResult apply(const common::ZoneEvent& event,
+                                    FlushMode flush = FlushMode::Immediate);
     /// True when an apply proved what the local pdns serves for the zone less than `within` ago
     /// (the periodic scan need not look again yet).
     [[nodiscard]] bool verifiedWithin(const std::string& zone, std::chrono::milliseconds within);
 
 private:
-    [[nodiscard]] ApplyResult upsert(const std::string& zone, const FetchedZone& fetched);
+    [[nodiscard]] ApplyResult upsert(const std::string& zone, const FetchedZone& fetched,
+                                     FlushMode flush);
     [[nodiscard]] ApplyResult remove(const std::string& zone, const FetchedZone& fetched);
     /// `known`: the listener served the zone before this apply (then it is read first).
     [[nodiscard]] common::Status ensureLocalZone(const std::string& zone, bool known, bool* park);
@@ -102,6 +115,7 @@ private:
     common::ApexProbe& local_dns_;
     TransferServer& listener_;
     DeleteBudget& budget_;
+    LateFlush& late_flush_;
     const common::Clock& clock_;
     Sleeper sleep_;
     struct Verified {

@@ -27,6 +27,7 @@
 #include "applier.hpp"
 #include "axfr_listener.hpp"
 #include "lanes.hpp"
+#include "late_flush.hpp"
 #include "local_tsig_key.hpp"
 #include "node_identity.hpp"
 #include "parking.hpp"
@@ -41,6 +42,11 @@ namespace {
 
 using namespace std::chrono_literals;
 using DeliveryPtr = std::shared_ptr<common::Delivery>;
+
+// How long after an apply its zone is flushed from the local pdns's caches once more
+// (late_flush.hpp): long enough for an answer computed before the commit to have been stored on
+// a loaded machine, short next to the cache's TTL that such an answer would otherwise live for.
+constexpr std::chrono::milliseconds kLateFlushDelay{250};
 
 std::string hostName() {
     std::array<char, 256> buf{};
@@ -246,10 +252,11 @@ public:
                                    .timeout = y.request_timeout},
             clock_, context.metrics);
         master_ = listener_->masterAddress();
+        late_flush_ = std::make_unique<DelayedCacheFlusher>(*api_, clock_, kLateFlushDelay);
         applier_ = std::make_unique<Applier>(
             ApplierSettings{
                 .master = master_, .tsig_key_id = tsig_key_id_, .apply_timeout = y.apply_timeout},
-            *data_client_, *api_, *dns_, *listener_, budget_, clock_,
+            *data_client_, *api_, *dns_, *listener_, budget_, *late_flush_, clock_,
             [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); });
         spdlog::info("syncer node={} instance={} consumer={} listener={}", y.node_id, instance_,
                      durable, master_);
@@ -259,6 +266,7 @@ public:
 
     void start() override {
         listener_->start();
+        late_flush_->start();
         for (int i = 0; i < settings_.syncer.workers; ++i) {
             workers_.emplace_back(
                 [this](const std::stop_token& st) { workerLoop(st, Lane::Bulk); });
@@ -298,6 +306,7 @@ public:
         workers_.clear();
         for (auto& d : lanes_.clear()) (void)d->nak(std::chrono::milliseconds{0});
         housekeeping_ = {};
+        if (late_flush_) late_flush_->stop();
         if (listener_) listener_->stop();
         // Without NATS the release could only wait for its request to time out; the claim then
         // lapses by its TTL (3 heartbeats) instead.
@@ -436,7 +445,10 @@ private:
         static constexpr std::array<std::chrono::milliseconds, 2> kRetryDelays{250ms, 1000ms};
         for (size_t attempt = 0;; ++attempt) {
             try {
-                r = applier_->apply(event);
+                // Interactive changes get every flush; a node catching up saves one per zone.
+                r = applier_->apply(event, job.lane == Lane::Bulk && catchingUp()
+                                               ? FlushMode::LateOnly
+                                               : FlushMode::Immediate);
             } catch (const std::exception& e) {
                 r = ApplyResult{.outcome = Outcome::Retry,
                                 .error = std::string("internal error: ") + e.what()};
@@ -620,7 +632,9 @@ private:
             .cores = load.cores,
             .since = since_,
             .interval_ms = static_cast<uint64_t>(settings_.syncer.heartbeat.count()),
-            .scanned = scanned_.load()};
+            .scanned = scanned_.load(),
+            .backlog = backlog(),
+            .catching_up = catchingUp()};
         (void)bus_->publishCore(common::nodeSubject(settings_.syncer.node_id, "heartbeat"),
                                 common::serializeHeartbeat(h));
     }
@@ -646,12 +660,11 @@ private:
     // apply, and the scan's looks (and its list of every zone) would only compete with them for
     // the local pdns: the scan waits until the backlog is down to what the workers hold.
     void yieldToBacklog(const std::stop_token& st) {
-        const auto busy = [&] {
-            return lanes_.depth(Lane::Bulk) + lanes_.depth(Lane::Priority) >
-                   static_cast<size_t>(settings_.syncer.workers);
-        };
-        while (!st.stop_requested() && busy()) std::this_thread::sleep_for(200ms);
+        while (!st.stop_requested() && catchingUp()) std::this_thread::sleep_for(200ms);
     }
+
+    size_t backlog() { return lanes_.depth(Lane::Bulk) + lanes_.depth(Lane::Priority); }
+    bool catchingUp() { return backlog() > static_cast<size_t>(settings_.syncer.workers); }
 
     void scanOnce(const std::stop_token& st, std::chrono::microseconds gap) {
         yieldToBacklog(st);
@@ -849,6 +862,7 @@ private:
     std::unique_ptr<NodeClaim> claim_;
     std::unique_ptr<common::PullConsumer> consumer_;
     std::unique_ptr<ZoneDataClient> data_client_;
+    std::unique_ptr<DelayedCacheFlusher> late_flush_;
     std::unique_ptr<Applier> applier_;
 
     LaneScheduler lanes_;

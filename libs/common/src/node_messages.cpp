@@ -72,7 +72,9 @@ std::string serializeHeartbeat(const Heartbeat& h) {
                 {"cores", h.cores},
                 {"since", h.since},
                 {"interval_ms", h.interval_ms},
-                {"scanned", h.scanned}}
+                {"scanned", h.scanned},
+                {"backlog", h.backlog},
+                {"catching_up", h.catching_up}}
         .dump();
 }
 
@@ -98,6 +100,10 @@ Result<Heartbeat> parseHeartbeat(std::string_view text) {
     }
     const auto scanned = j->find("scanned");
     h.scanned = scanned != j->end() && scanned->is_boolean() && scanned->get<bool>();
+    h.backlog = unsignedField(*j, "backlog").value_or(0);
+    const auto catching_up = j->find("catching_up");
+    h.catching_up =
+        catching_up != j->end() && catching_up->is_boolean() && catching_up->get<bool>();
     return h;
 }
 

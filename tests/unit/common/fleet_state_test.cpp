@@ -136,7 +136,9 @@ TEST(NodeMessagesTest, HeartbeatRoundTrip) {
                 .cores = 2,
                 .since = "2026-11-26T10:00:00.000Z",
                 .interval_ms = 1000,
-                .scanned = true};
+                .scanned = true,
+                .backlog = 4200,
+                .catching_up = true};
     auto back = parseHeartbeat(serializeHeartbeat(h));
     ASSERT_TRUE(back) << back.error().message;
     EXPECT_EQ(back->node, "sec-1");
@@ -144,7 +146,14 @@ TEST(NodeMessagesTest, HeartbeatRoundTrip) {
     EXPECT_EQ(back->digest, h.digest);
     EXPECT_EQ(back->interval_ms, 1000U);
     EXPECT_TRUE(back->scanned);
+    EXPECT_EQ(back->backlog, 4200U);
+    EXPECT_TRUE(back->catching_up);
     EXPECT_DOUBLE_EQ(back->load1, 0.5);
+    // From a syncer that predates the fields: not catching up.
+    auto old = parseHeartbeat(R"({"v":1,"node":"a","digest":"00000000000000000000000000000000"})");
+    ASSERT_TRUE(old);
+    EXPECT_EQ(old->backlog, 0U);
+    EXPECT_FALSE(old->catching_up);
 }
 
 TEST(NodeMessagesTest, HeartbeatRejectsGarbage) {

@@ -89,6 +89,22 @@ TEST_F(VerifierTest, NodeInactiveAfterThreeMissedHeartbeats) {
     EXPECT_TRUE(verifier_.nodes()[0].active);
 }
 
+// A node catching up (its lanes hold more than its workers) is left alone until it reports
+// otherwise: its digest moves with every apply, and its lanes already hold what differs.
+TEST_F(VerifierTest, CatchingUpNode_NotExaminedUntilCaughtUp) {
+    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    auto h = beat("n", digestOf({}).totalHex());
+    h.backlog = 5000;
+    h.catching_up = true;
+    verifier_.heartbeat(h);
+    EXPECT_TRUE(verifier_.nodesToExamine(desired_.digest().totalHex()).empty());
+    h.backlog = 3;
+    h.catching_up = false;
+    verifier_.heartbeat(h);
+    EXPECT_EQ(verifier_.nodesToExamine(desired_.digest().totalHex()),
+              std::vector<std::string>{"n"});
+}
+
 TEST_F(VerifierTest, MatchingDigestIsInSyncAndNeedsNoLook) {
     desired_.set("a.test.", {.serial = 1, .content = "x"});
     verifier_.heartbeat(beat("n", digestOf({{"a.test.", "x"}}).totalHex()));

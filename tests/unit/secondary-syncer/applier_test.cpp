@@ -90,13 +90,19 @@ private:
     testing::ManualClock& clock_;
 };
 
+class FakeLateFlush final : public LateFlush {
+public:
+    std::vector<std::string> scheduled;
+    void schedule(const std::string& zone) override { scheduled.push_back(zone); }
+};
+
 class ApplierTest : public ::testing::Test {
 protected:
     ApplierTest()
         : local_(clock_),
           budget_(clock_, 10min, 2, 0),
           applier_(ApplierSettings{.master = kMaster, .tsig_key_id = kKeyId, .apply_timeout = 5s},
-                   data_, api_, local_, local_, budget_, clock_,
+                   data_, api_, local_, local_, budget_, late_flush_, clock_,
                    [this](std::chrono::milliseconds d) { clock_.advance(d); }) {
         api_.on_retrieve = [this](const std::string& zone) { local_.onRetrieve(zone); };
         api_.on_flush = [this](const std::string&) { local_.stale_until_flush = false; };
@@ -149,6 +155,7 @@ protected:
     FakeData data_;
     FakeLocalServer local_;
     DeleteBudget budget_;
+    FakeLateFlush late_flush_;
     Applier applier_;
 };
 
@@ -165,20 +172,32 @@ TEST_F(ApplierTest, Upsert_NewZone_CreatesManagedSlaveZoneAndProvesIt) {
     EXPECT_EQ(z->tsig_master_key_ids, std::vector<std::string>{kKeyId});
     EXPECT_TRUE(local_.serves("example.org."));
     EXPECT_EQ(api_.count("axfrRetrieve"), 1);
-    EXPECT_GE(api_.count("flushCache"), 1);
+    EXPECT_EQ(late_flush_.scheduled, std::vector<std::string>{"example.org."});
     EXPECT_EQ(api_.count("getZone"), 0) << "a zone new here is created without reading it first";
 }
 
 // pdns purges its caches itself when it commits a transfer, so the first look goes without a
 // flush; but an answer computed before the commit can reach the packet cache after that purge,
-// so one flush once the check passed removes it.
-TEST_F(ApplierTest, Upsert_Served_OneFlushAfterTheCheckOnly) {
+// so the cache is flushed once the check passed, and a late flush is scheduled for one that
+// lands later still (late_flush.hpp).
+TEST_F(ApplierTest, Upsert_Served_FlushedAfterTheCheckAndALateOneScheduled) {
     data_.answers.emplace("example.org.", present("example.org.", 7));
     const auto r = applier_.apply(event("example.org.", common::ZoneOp::Upsert));
     ASSERT_EQ(r.outcome, Outcome::Applied) << r.error;
     EXPECT_EQ(local_.looks, 1);
     EXPECT_EQ(api_.count("flushCache"), 1);
     EXPECT_EQ(api_.calls().back(), "flushCache example.org.");
+    EXPECT_EQ(late_flush_.scheduled, std::vector<std::string>{"example.org."});
+}
+
+// A node catching up saves the immediate flush; the late one still comes.
+TEST_F(ApplierTest, Upsert_LateOnly_NoFlushOnTheWay) {
+    data_.answers.emplace("example.org.", present("example.org.", 7));
+    const auto r =
+        applier_.apply(event("example.org.", common::ZoneOp::Upsert), FlushMode::LateOnly);
+    ASSERT_EQ(r.outcome, Outcome::Applied) << r.error;
+    EXPECT_EQ(api_.count("flushCache"), 0);
+    EXPECT_EQ(late_flush_.scheduled, std::vector<std::string>{"example.org."});
 }
 
 // A first look that meets a cached answer from before the transfer: the cache is flushed before
@@ -190,6 +209,7 @@ TEST_F(ApplierTest, Upsert_FirstLookMeetsAStaleCachedAnswer_FlushedBeforeTheNext
     ASSERT_EQ(r.outcome, Outcome::Applied) << r.error;
     EXPECT_EQ(local_.looks, 2);
     EXPECT_EQ(api_.count("flushCache"), 2);  // before the second look, and after it passed
+    EXPECT_EQ(late_flush_.scheduled.size(), 1u);
     EXPECT_EQ(api_.count("axfrRetrieve"), 1) << "a stale cache is not a failed transfer";
 }
 
@@ -262,6 +282,9 @@ TEST_F(ApplierTest, Delete_VerifiedAbsence_DeletesAndWithdraws) {
     EXPECT_EQ(r.outcome, Outcome::Deleted) << r.error;
     EXPECT_FALSE(api_.has("example.org."));
     EXPECT_FALSE(local_.serves("example.org."));
+    EXPECT_EQ(api_.calls().back(), "flushCache example.org.");
+    // One late flush for the upsert, one for the delete.
+    EXPECT_EQ(late_flush_.scheduled, (std::vector<std::string>{"example.org.", "example.org."}));
 }
 
 TEST_F(ApplierTest, Delete_ProviderError_KeepsZoneAndParksWithReason) {

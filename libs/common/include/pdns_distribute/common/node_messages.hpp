@@ -29,6 +29,10 @@ struct Heartbeat {
     std::string since;            ///< RFC 3339: when this instance started
     uint64_t interval_ms = 5000;  ///< heartbeat period; liveness allows 3 missed
     bool scanned = false;         ///< the digest covers a complete look at the local pdns
+    uint64_t backlog = 0;         ///< zones queued in the node's lanes, not yet taken up
+    /// More queued than the node's workers hold (a bootstrap, a mass change): its digest moves
+    /// with every apply, and the health-checker leaves it alone until it has caught up.
+    bool catching_up = false;
 };
 [[nodiscard]] std::string serializeHeartbeat(const Heartbeat& h);
 [[nodiscard]] Result<Heartbeat> parseHeartbeat(std::string_view json);
