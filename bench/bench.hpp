@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -35,6 +36,8 @@ struct BenchOptions {
     int burst = 500;
     int large_records = 50000;
     int bootstrap_zones = 10000;
+    /// verify: zones on the primary and on every secondary.
+    int verify_zones = 100000;
     /// priority: interactive changes made through the api-proxy while the bootstrap runs.
     int priority_changes = 50;
     int ceiling_in_flight = 16;
@@ -137,6 +140,11 @@ private:
 /// log tail).
 void requireRunning(const std::vector<std::pair<std::string, e2e::ChildProcess*>>& procs);
 
+/// nats-server /varz counters (in_bytes, out_bytes, in_msgs, out_msgs); null on failure.
+[[nodiscard]] nlohmann::json natsVarzAt(int monitor_port);
+/// Per client connection (by connection name): in_bytes and out_bytes so far, from /connz.
+[[nodiscard]] nlohmann::json natsConnzAt(int monitor_port);
+
 /// after - before per connection name (in_bytes, out_bytes); connections absent before count
 /// from zero.
 [[nodiscard]] nlohmann::json connzDelta(const nlohmann::json& after, const nlohmann::json& before);
@@ -148,6 +156,32 @@ void runLargeZone(Topology& topo, const BenchOptions& options, Results& results)
 /// zones). With scenario "priority" selected, interactive changes are made and timed while the
 /// joining node bootstraps (DESIGN §5.2, the two lanes).
 void runBootstrap(const BenchOptions& options, Results& results);
+/// Builds its own topology (a Fleet of `secondaries` nodes), puts options.verify_zones zones on
+/// the primary and, without transfers, on every secondary, waits until the health-checker sees
+/// every node in sync, then measures its verify rounds and the NATS bytes while nothing differs
+/// and every process's idle RSS (issue 6, items 5 and 7).
+void runVerify(const BenchOptions& options, Results& results);
+
+// Seeding zones straight into a stopped pdns_server's sqlite database (scenarios.cpp).
+/// Name of seeded zone i ("s<i>.boot.bench.").
+[[nodiscard]] std::string seedZoneName(int i);
+/// The domains row (and metadata) of each seeded zone: the primary's by default; a secondary's
+/// managed copy names its master, account, last check and the metadata the syncer sets.
+struct SeedDomain {
+    std::string type = "NATIVE";
+    std::string master;   ///< empty: NULL
+    std::string account;  ///< empty: NULL
+    std::optional<long long> last_check;
+    std::vector<std::pair<std::string, std::string>> metadata;  ///< (kind, content), per zone
+};
+/// Writes `zones` zones (SOA serial 1, NS, www A; the same records on every server) into a
+/// stopped server's sqlite database with one `sqlite3 .read` of the SQL written to `sql_path`.
+void seedZones(const e2e::PdnsServer& server, const std::string& sql_path, int zones,
+               const SeedDomain& domain = {});
+/// Messages in stream PDNS_ZONES, from nats-server's /jsz.
+[[nodiscard]] std::optional<long long> streamMessages(int monitor_port);
+/// One sample of a Prometheus text exposition (`name{labels}` exactly); nullopt when absent.
+[[nodiscard]] std::optional<double> promSample(const std::string& text, const std::string& sample);
 
 // report.cpp
 [[nodiscard]] std::optional<double> percentile(std::vector<double> values, double p);

@@ -39,7 +39,7 @@ void progress(const std::string& text) {
 
 int main(int argc, char** argv) {
     BenchOptions o;
-    std::string scenarios = "propagation,burst,large,bootstrap,priority";
+    std::string scenarios = "propagation,burst,large,bootstrap,priority,verify";
     bool bootstrap_100k = false;
     long spacing_ms = o.spacing.count();
     long jitter_ms = o.spacing_jitter.count();
@@ -50,12 +50,14 @@ int main(int argc, char** argv) {
         "loopback (issue 6)"};
     app.add_option("--scenarios", scenarios,
                    "comma-separated: propagation, burst, large, bootstrap, priority (interactive "
-                   "changes during the bootstrap: runs the bootstrap too); resources are measured "
-                   "in burst, large and bootstrap; verify is not implemented yet")
+                   "changes during the bootstrap: runs the bootstrap too), verify (the "
+                   "health-checker's comparison of --verify-zones zones on every secondary while "
+                   "nothing differs, then idle RSS); resources are measured in burst, large, "
+                   "bootstrap and verify")
         ->capture_default_str();
     app.add_flag("--tiny", o.tiny,
                  "CI size: 10 changes, burst 20, large zone 2,000 records, bootstrap 200 zones, "
-                 "5 priority changes (flags given explicitly still win)");
+                 "5 priority changes, verify 300 zones (flags given explicitly still win)");
     auto* secondaries = app.add_option("--secondaries", o.secondaries, "secondaries per system")
                             ->capture_default_str();
     auto* changes = app.add_option("--changes", o.changes,
@@ -77,6 +79,9 @@ int main(int argc, char** argv) {
                                      "bootstrap: zones the new secondary must sync")
                           ->capture_default_str();
     app.add_flag("--bootstrap-100k", bootstrap_100k, "bootstrap: 100,000 zones");
+    auto* verify = app.add_option("--verify-zones", o.verify_zones,
+                                  "verify: zones on the primary and on every secondary")
+                       ->capture_default_str();
     auto* priority = app.add_option("--priority-changes", o.priority_changes,
                                     "priority: zones created through the api-proxy, one every "
                                     "100-200 ms, while the bootstrap runs (fewer when it ends "
@@ -123,12 +128,13 @@ int main(int argc, char** argv) {
         if (large->count() == 0) o.large_records = 2000;
         if (bootstrap->count() == 0 && !bootstrap_100k) o.bootstrap_zones = 200;
         if (priority->count() == 0) o.priority_changes = 5;
+        if (verify->count() == 0) o.verify_zones = 300;
     }
     if (o.secondaries < 1 || o.changes < 0 || o.burst < 1 || o.large_records < 2 ||
-        o.bootstrap_zones < 1 || o.priority_changes < 1 || o.poll_qps < 100) {
+        o.bootstrap_zones < 1 || o.priority_changes < 1 || o.verify_zones < 1 || o.poll_qps < 100) {
         std::fprintf(stderr,
-                     "bad sizes: secondaries, burst, large, bootstrap and priority-changes must be "
-                     ">= 1, poll-qps >= 100\n");
+                     "bad sizes: secondaries, burst, large, bootstrap, priority-changes and "
+                     "verify-zones must be >= 1, poll-qps >= 100\n");
         return 2;
     }
     (void)secondaries;
@@ -170,6 +176,12 @@ int main(int argc, char** argv) {
                     ? fmt::format(", up to {} interactive changes meanwhile", o.priority_changes)
                     : std::string{}));
             runBootstrap(o, results);
+        }
+        if (o.wants("verify")) {
+            progress(
+                fmt::format("verify: {} zones on the primary and on each of {} secondaries ...",
+                            o.verify_zones, o.secondaries));
+            runVerify(o, results);
         }
     } catch (const std::exception& e) {
         error = e.what();

@@ -3,7 +3,7 @@
 # Builds (if needed) and runs pdd-bench: pdns-distribute and native PowerDNS NOTIFY/AXFR
 # replication side by side on loopback (issue 6). Every argument goes to pdd-bench, e.g.
 #   bench/run.sh                                   # every scenario at full size (long)
-#   bench/run.sh --tiny                            # the CI configuration, about 2 minutes
+#   bench/run.sh --tiny                            # the CI configuration, about 1-2 minutes
 #   bench/run.sh --scenarios propagation,burst     # a selection
 #   bench/run.sh --help                            # all flags
 # The table goes to stdout; the raw samples to bench-results.json in the work directory

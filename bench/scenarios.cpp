@@ -389,31 +389,66 @@ void runLargeZone(Topology& topo, const BenchOptions& o, Results& results) {
 
 namespace {
 
-/// Writes `zones` zones (SOA, NS, www A) straight into a stopped primary's sqlite database.
-void seedZones(const e2e::PdnsServer& primary, const std::string& sql_path, int zones) {
+std::string sqlQuote(const std::string& text) {
+    std::string out = "'";
+    for (const char c : text) {
+        out += c;
+        if (c == '\'') out += '\'';
+    }
+    return out + "'";
+}
+
+}  // namespace
+
+std::string seedZoneName(int i) { return fmt::format("s{}.boot.bench.", i); }
+
+void seedZones(const e2e::PdnsServer& server, const std::string& sql_path, int zones,
+               const SeedDomain& domain) {
+    std::string columns = "id,name,type";
+    std::string extra;
+    if (!domain.master.empty()) {
+        columns += ",master";
+        extra += "," + sqlQuote(domain.master);
+    }
+    if (!domain.account.empty()) {
+        columns += ",account";
+        extra += "," + sqlQuote(domain.account);
+    }
+    if (domain.last_check) {
+        columns += ",last_check";
+        extra += fmt::format(",{}", *domain.last_check);
+    }
     {
         std::ofstream sql(sql_path);
         sql << "BEGIN TRANSACTION;\n";
         for (int i = 0; i < zones; ++i) {
-            const auto name = fmt::format("s{}.boot.bench", i);
+            auto name = seedZoneName(i);
+            name.pop_back();             // pdns stores names without the final dot
             const int id = 1000000 + i;  // clear of the canary's id
             sql << fmt::format(
-                "INSERT INTO domains(id,name,type) VALUES({0},'{1}','NATIVE');\n"
+                "INSERT INTO domains({3}) VALUES({0},'{1}',{4}{5});\n"
                 "INSERT INTO records(domain_id,name,type,content,ttl,prio,disabled,auth) VALUES"
                 "({0},'{1}','SOA','ns1.pdd.test. hostmaster.pdd.test. 1 10800 3600 604800 3600',"
                 "3600,0,0,1),"
                 "({0},'{1}','NS','ns1.pdd.test.',3600,0,0,1),"
                 "({0},'www.{1}','A','192.0.2.{2}',300,0,0,1);\n",
-                id, name, i % 250 + 1);
+                id, name, i % 250 + 1, columns, sqlQuote(domain.type), extra);
+            for (const auto& [kind, content] : domain.metadata) {
+                sql << fmt::format(
+                    "INSERT INTO domainmetadata(domain_id,kind,content) "
+                    "VALUES({},{},{});\n",
+                    id, sqlQuote(kind), sqlQuote(content));
+            }
         }
         sql << "COMMIT;\n";
         if (!sql) throw std::runtime_error("cannot write " + sql_path);
     }
-    const auto r = e2e::runCommand({"sqlite3", primary.databasePath(), ".read " + sql_path}, 30min);
-    if (r.exit_code != 0) throw std::runtime_error("cannot seed the primary: " + r.err);
+    const auto r = e2e::runCommand({"sqlite3", server.databasePath(), ".read " + sql_path}, 30min);
+    if (r.exit_code != 0) {
+        throw std::runtime_error(fmt::format("cannot seed '{}': {}", server.databasePath(), r.err));
+    }
 }
 
-/// Messages in stream PDNS_ZONES, from nats-server's /jsz.
 std::optional<long long> streamMessages(int monitor_port) {
     httplib::Client c("127.0.0.1", monitor_port);
     c.set_read_timeout(5, 0);
@@ -430,6 +465,16 @@ std::optional<long long> streamMessages(int monitor_port) {
     }
     return std::nullopt;
 }
+
+std::optional<double> promSample(const std::string& text, const std::string& sample) {
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(sample + " ", 0) == 0) return std::stod(line.substr(sample.size() + 1));
+    }
+    return std::nullopt;
+}
+
+namespace {
 
 /// Polls one server for every seeded zone until all are served; returns the time each was
 /// first seen served (nullopt if not by `deadline`). `started` (if set) tells which zones may be
@@ -573,15 +618,6 @@ InteractiveRun makeInteractiveChanges(e2e::Fleet& f, const DnsTarget& joiner, co
     run.stopped_by = stopped_by;
     run.error = error;
     return run;
-}
-
-/// One sample of a Prometheus text exposition (`name{labels}` exactly); nullopt when absent.
-std::optional<double> promSample(const std::string& text, const std::string& sample) {
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) {
-        if (line.rfind(sample + " ", 0) == 0) return std::stod(line.substr(sample.size() + 1));
-    }
-    return std::nullopt;
 }
 
 /// Records the samples, the table rows (ours measured; native n/a) and the details of "priority".

@@ -147,8 +147,12 @@ std::vector<ProcRef> Topology::processes() {
     return procs;
 }
 
-nlohmann::json Topology::natsVarz() const {
-    httplib::Client c("127.0.0.1", fleet.nats.monitorPort());
+nlohmann::json Topology::natsVarz() const { return natsVarzAt(fleet.nats.monitorPort()); }
+
+nlohmann::json Topology::natsConnz() const { return natsConnzAt(fleet.nats.monitorPort()); }
+
+nlohmann::json natsVarzAt(int monitor_port) {
+    httplib::Client c("127.0.0.1", monitor_port);
     c.set_read_timeout(5, 0);
     const auto r = c.Get("/varz");
     if (!r || r->status != 200) return nullptr;
@@ -160,8 +164,8 @@ nlohmann::json Topology::natsVarz() const {
             {"out_msgs", j.value("out_msgs", 0LL)}};
 }
 
-nlohmann::json Topology::natsConnz() const {
-    httplib::Client c("127.0.0.1", fleet.nats.monitorPort());
+nlohmann::json natsConnzAt(int monitor_port) {
+    httplib::Client c("127.0.0.1", monitor_port);
     c.set_read_timeout(5, 0);
     const auto r = c.Get("/connz?limit=4096");
     if (!r || r->status != 200) return nullptr;

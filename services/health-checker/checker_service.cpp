@@ -89,7 +89,17 @@ struct CheckerMetrics {
           freshness_pending(r.gauge("pdns_distribute_health_checker_freshness_pending_zones",
                                     "re-signed zones waiting for their spread-out republish")),
           tombstones_purged(r.counter("pdns_distribute_health_checker_tombstones_purged_total",
-                                      "delete events purged from the stream")) {}
+                                      "delete events purged from the stream")),
+          nodes_in_sync(r.gauge("pdns_distribute_health_checker_nodes_in_sync",
+                                "active, scanned nodes whose heartbeat digest equals the digest "
+                                "of the desired state")),
+          verify_rounds(r.counter("pdns_distribute_health_checker_verify_rounds_total",
+                                  "verify rounds that compared every node with a rebuilt desired "
+                                  "state or examined a node")),
+          verify_round_seconds(
+              r.gauge("pdns_distribute_health_checker_verify_round_seconds",
+                      "wall time of the last such verify round, desired-state rebuild and node "
+                      "examinations included")) {}
 
     common::MetricsRegistry& registry;
     common::Gauge& nats_connected;
@@ -108,6 +118,9 @@ struct CheckerMetrics {
     common::Counter& freshness_published;
     common::Gauge& freshness_pending;
     common::Counter& tombstones_purged;
+    common::Gauge& nodes_in_sync;
+    common::Counter& verify_rounds;
+    common::Gauge& verify_round_seconds;
 };
 
 class CheckerService final : public common::Service {
@@ -456,16 +469,33 @@ private:
         uint64_t built_generation = 0;
         while (!st.stop_requested()) {
             std::this_thread::sleep_for(200ms);
+            // A round without a new desired state and without a node to examine compares the
+            // same digests again: only the others are timed (the cost of a full comparison).
+            const auto round_start = std::chrono::steady_clock::now();
             const uint64_t g = generation_.load();
-            if (!desired || g != built_generation) {
+            const bool rebuild = !desired || g != built_generation;
+            if (rebuild) {
                 desired = buildDesired();
                 built_generation = g;
             }
             const auto desired_digest = desired->digest().totalHex();
-            for (const auto& node : verifier_.nodesToExamine(desired_digest)) {
+            const auto to_examine = verifier_.nodesToExamine(desired_digest);
+            for (const auto& node : to_examine) {
                 if (st.stop_requested()) return;
                 examine(node, *desired, desired_digest);
             }
+            if (rebuild || !to_examine.empty()) {
+                metrics_.verify_round_seconds.set(
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - round_start)
+                        .count());
+                metrics_.verify_rounds.inc();
+            }
+            size_t in_sync = 0;
+            for (const auto& n : verifier_.nodes()) {
+                if (n.active && n.heartbeat.scanned && n.heartbeat.digest == desired_digest)
+                    ++in_sync;
+            }
+            metrics_.nodes_in_sync.set(static_cast<double>(in_sync));
             if (leadership_->leading()) {
                 resyncDue(st);
                 publishFreshness(st);

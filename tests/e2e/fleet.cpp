@@ -339,12 +339,14 @@ std::string Fleet::checkerConfig(int http_port) const {
                "[http]\nlisten = \"127.0.0.1:{}\"\n"
                "[checker]\nreconcile_interval = \"{}ms\"\nprimary_dns = \"127.0.0.1:{}\"\n"
                "canary_zone = \"{}\"\nevent_check_wait = \"{}ms\"\nleader_ttl = \"{}ms\"\n"
-               "nsec3_policy = {}\ntombstone_age = \"{}ms\"\n"
+               "nsec3_policy = {}\ntombstone_age = \"{}ms\"\n{}"
                "[stream]\nreplicas = {}\n"
                "[pdns]\nurl = \"{}\"\napi_key_file = \"{}\"\n{}",
                http_port, options.reconcile_interval.count(), primary.dnsPort(),
                options.canary_zone, options.event_check_wait.count(), options.leader_ttl.count(),
                options.nsec3_policy ? "true" : "false", options.tombstone_age.count(),
+               options.publish_rate > 0 ? fmt::format("publish_rate = {}\n", options.publish_rate)
+                                        : std::string{},
                options.stream_replicas, primary.apiUrl(), primary.apiKeyFile(),
                natsSection(Role::HealthChecker));
 }
@@ -365,14 +367,16 @@ std::string Fleet::syncerConfig(size_t i, const std::string& node_id, int http_p
                "[http]\nlisten = \"127.0.0.1:{}\"\n"
                "[syncer]\nnode_id = \"{}\"\nstate_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"\n"
                "pdns_dns = \"{}:{}\"\napply_timeout = \"10s\"\nrequest_timeout = \"5s\"\n"
-               "heartbeat = \"{}ms\"\nscan_interval = \"{}ms\"\n"
+               "heartbeat = \"{}ms\"\nscan_interval = \"{}ms\"\n{}"
                "[[trusted_key]]\nfile = \"{}\"\n[kv]\nreplicas = {}\n"
                "[pdns]\nurl = \"{}\"\napi_key_file = \"{}\"\n{}",
                http_port, node_id, dir.file((state_name.empty() ? node_id : state_name) + "-state"),
                listen_port, v6 ? "[::1]" : "127.0.0.1", secondaries[i]->dnsPort(),
-               options.heartbeat.count(), options.scan_interval.count(), public_key_file,
-               options.stream_replicas, secondaries[i]->apiUrl(), secondaries[i]->apiKeyFile(),
-               syncerNatsSection(node_id, v6));
+               options.heartbeat.count(), options.scan_interval.count(),
+               options.scan_rate > 0 ? fmt::format("scan_rate = {}\n", options.scan_rate)
+                                     : std::string{},
+               public_key_file, options.stream_replicas, secondaries[i]->apiUrl(),
+               secondaries[i]->apiKeyFile(), syncerNatsSection(node_id, v6));
 }
 
 void Fleet::startDaemon(ChildProcess& p, const std::string& binary, const std::string& config,

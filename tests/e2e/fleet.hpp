@@ -61,6 +61,10 @@ struct FleetOptions {
     /// the syncers carry theirs in their NATS URL.
     std::string nats_password;
     std::chrono::milliseconds tombstone_age{std::chrono::hours{24 * 7}};
+    /// health-checker publish_rate (reconcile publishes per second); 0: the checker's default.
+    int publish_rate = 0;
+    /// syncers' scan_rate (local DNS queries per second while scanning); 0: the syncer's default.
+    int scan_rate = 0;
 };
 
 class Fleet {
