@@ -467,6 +467,7 @@ private:
         while (!st.stop_requested() && !mirror_.synced()) std::this_thread::sleep_for(20ms);
         std::shared_ptr<const DesiredState> desired;
         uint64_t built_generation = 0;
+        std::chrono::steady_clock::time_point last_trim{};
         while (!st.stop_requested()) {
             std::this_thread::sleep_for(200ms);
             // A round without a new desired state and without a node to examine compares the
@@ -477,6 +478,12 @@ private:
             if (rebuild) {
                 desired = buildDesired();
                 built_generation = g;
+                // The previous desired state and the mirror's copy are garbage now; handing it
+                // back at most every 10 s bounds the cost while zones change all the time.
+                if (round_start - last_trim >= 10s) {
+                    common::releaseFreedMemory();
+                    last_trim = round_start;
+                }
             }
             const auto desired_digest = desired->digest().totalHex();
             const auto to_examine = verifier_.nodesToExamine(desired_digest);
@@ -711,6 +718,7 @@ private:
             } catch (const std::exception& e) {
                 spdlog::error("reconcile pass failed ({})", e.what());
             }
+            common::releaseFreedMemory();  // the listing and the pass's per-zone copies
             std::unique_lock lock(wake_mutex_);
             wake_.wait_until(lock, started + settings_.reconcile_interval,
                              [&] { return st.stop_requested(); });

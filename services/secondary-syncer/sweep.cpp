@@ -63,8 +63,38 @@ KeyPassResult ensureZoneKeys(common::PdnsApi& api, const std::vector<common::Pdn
     return r;
 }
 
+DesiredRead readDesired(common::StreamReader& reader, std::chrono::milliseconds first_wait,
+                        std::chrono::milliseconds wait, int stall_waits,
+                        const std::function<bool()>& stop) {
+    DesiredRead read;
+    bool any = false;
+    int empty_waits = 0;
+    while (!stop()) {
+        auto m = reader.next(any ? wait : first_wait);
+        if (!m) {
+            if (!any) {
+                read.complete = true;  // nothing in the stream for this group
+                break;
+            }
+            if (++empty_waits >= stall_waits) break;  // stalled with messages pending
+            continue;
+        }
+        any = true;
+        empty_waits = 0;
+        if (auto e = common::parseZoneEvent(m->message.data)) {
+            read.zones[e->zone] = DesiredZone{.op = e->op, .serial = e->serial};
+        }
+        if (m->pending == 0) {
+            read.complete = true;
+            break;
+        }
+    }
+    return read;
+}
+
 SweepPlan planSweep(const std::map<std::string, DesiredZone>& desired,
-                    const std::vector<common::PdnsZoneInfo>& local, const std::string& master) {
+                    const std::vector<common::PdnsZoneInfo>& local, const std::string& master,
+                    bool complete) {
     SweepPlan plan;
     std::map<std::string, const common::PdnsZoneInfo*> by_name;
     for (const auto& z : local) by_name[z.name] = &z;
@@ -83,6 +113,7 @@ SweepPlan planSweep(const std::map<std::string, DesiredZone>& desired,
         if (!current) plan.events.push_back(resync(zone, common::ZoneOp::Upsert));
     }
     for (const auto& z : local) {
+        if (!complete) break;  // an unread zone is not an unwanted one
         if (!managed(z)) continue;
         auto it = desired.find(z.name);
         if (it == desired.end() || it->second.op == common::ZoneOp::Delete) {

@@ -6,6 +6,7 @@
 // (which still needs a signed absence). Zones the syncer does not manage are never touched; a
 // wanted zone that exists locally unmanaged is reported as a clash. Pure function.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <pdns_distribute/common/bus.hpp>
 #include <pdns_distribute/common/pdns_api.hpp>
 #include <pdns_distribute/common/zone_event.hpp>
 
@@ -52,8 +54,27 @@ struct KeyPassResult {
                                            const std::string& master, const std::string& key_id,
                                            const std::function<bool()>& stop);
 
+/// What the stream wants, zone by zone, as read by the startup sweep.
+struct DesiredRead {
+    std::map<std::string, DesiredZone> zones;
+    /// Read up to the end of the stream. Otherwise (it stalled with messages still pending) a
+    /// zone missing from `zones` may just be unread: never a reason to delete.
+    bool complete = false;
+};
+
+/// Reads every zone's latest event from `reader` (an ordered consumer over the node's group).
+/// Done when a message says nothing is pending behind it, or when the first wait for a message
+/// (`first_wait`) ends empty (nothing in the stream). A wait that ends empty while messages are
+/// still pending (a loaded server, a slow network) is waited out again, up to `stall_waits`
+/// waits in a row; then the read gives up, incomplete.
+[[nodiscard]] DesiredRead readDesired(common::StreamReader& reader,
+                                      std::chrono::milliseconds first_wait,
+                                      std::chrono::milliseconds wait, int stall_waits,
+                                      const std::function<bool()>& stop);
+
+/// Deletions are planned only from a `complete` read of the stream.
 [[nodiscard]] SweepPlan planSweep(const std::map<std::string, DesiredZone>& desired,
                                   const std::vector<common::PdnsZoneInfo>& local,
-                                  const std::string& master);
+                                  const std::string& master, bool complete = true);
 
 }  // namespace pdns_distribute::secondary_syncer

@@ -282,7 +282,10 @@ public:
         consumer_thread_ = std::jthread([this](const std::stop_token& st) { consumeLoop(st); });
         housekeeping_ = std::jthread([this](const std::stop_token& st) { housekeepingLoop(st); });
         sweep_running_ = true;
-        sweep_thread_ = std::jthread([this](const std::stop_token& st) { sweep(st); });
+        sweep_thread_ = std::jthread([this](const std::stop_token& st) {
+            sweep(st);
+            common::releaseFreedMemory();  // the stream's events and the listing it compared
+        });
         key_thread_ =
             std::jthread([this](const std::stop_token& st) { ensureKeysOnManagedZones(st); });
         scan_thread_ = std::jthread([this](const std::stop_token& st) { scanLoop(st); });
@@ -552,13 +555,16 @@ private:
                          reader.error().message);
             return;
         }
-        std::map<std::string, DesiredZone> desired;
-        while (!st.stop_requested()) {
-            auto m = (*reader)->next(desired.empty() ? 1000ms : 300ms);
-            if (!m) break;  // nothing more pending
-            auto e = common::parseZoneEvent(m->message.data);
-            if (e) desired[e->zone] = DesiredZone{.op = e->op, .serial = e->serial};
-            if (m->pending == 0) break;
+        // Under load a message can take longer than one wait: a wait that ends empty while
+        // messages are still pending is waited out again (30 s in a row at most). An incomplete
+        // read plans no deletion: an unread zone is not an unwanted one.
+        auto read = readDesired(**reader, 1000ms, 1000ms, 30, [&] { return st.stop_requested(); });
+        auto& desired = read.zones;
+        if (!read.complete && !st.stop_requested()) {
+            spdlog::warn(
+                "startup sweep: the stream stalled after {} zone(s) with events still pending; "
+                "repairing those, deleting nothing",
+                desired.size());
         }
         reader->reset();
         if (st.stop_requested()) return;
@@ -568,7 +574,7 @@ private:
                          local.error().message);
             return;
         }
-        const auto plan = planSweep(desired, *local, master_);
+        const auto plan = planSweep(desired, *local, master_, read.complete);
         for (const auto& zone : plan.clashes) {
             spdlog::error(
                 "zone '{}' is wanted but exists in the local pdns without account '{}'; "
@@ -712,6 +718,7 @@ private:
             std::this_thread::sleep_for(gap);
         }
         scanned_ = true;
+        common::releaseFreedMemory();  // the listing and the zone set of this pass
     }
 
     void localDnsDown(const std::string& why) {

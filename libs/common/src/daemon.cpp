@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <pdns_distribute/common/daemon.hpp>
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -353,6 +354,12 @@ Result<HostPort> parseHostPort(std::string_view text) {
         return makeError("cannot parse address '{}' (port must be 0..65535)", text);
     }
     return HostPort{.host = std::string(host), .port = static_cast<uint16_t>(port)};
+}
+
+void releaseFreedMemory() {
+#ifdef __GLIBC__
+    (void)::malloc_trim(0);
+#endif
 }
 
 LoadInfo readLoad() {

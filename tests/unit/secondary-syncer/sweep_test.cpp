@@ -54,6 +54,80 @@ TEST(Sweep, ManagedButNoLongerWanted_DeletePlanned) {
               (std::vector<std::string>{"delete gone.test.", "delete stray.test."}));
 }
 
+TEST(Sweep, IncompleteRead_RepairsButDeletesNothing) {
+    const auto plan = planSweep({{"a.test.", DesiredZone{.serial = 4}}},
+                                {local("a.test.", 3), local("unread.test.", 1)}, kMaster,
+                                /*complete=*/false);
+    EXPECT_EQ(describe(plan), std::vector<std::string>{"upsert a.test."});
+}
+
+// A stream reader handing out scripted deliveries; nullopt entries are waits that end empty,
+// and after the script every wait ends empty.
+class ScriptedReader final : public common::StreamReader {
+public:
+    std::vector<std::optional<common::StreamMessage>> script;
+    size_t calls = 0;
+    std::optional<common::StreamMessage> next(std::chrono::milliseconds) override {
+        const size_t i = calls++;
+        return i < script.size() ? script[i] : std::nullopt;
+    }
+};
+
+common::StreamMessage eventMessage(const std::string& zone, uint32_t serial, uint64_t pending) {
+    common::StreamMessage m;
+    m.message.data = common::serializeZoneEvent(common::ZoneEvent{.zone = zone,
+                                                                  .op = common::ZoneOp::Upsert,
+                                                                  .serial = serial,
+                                                                  .apex = std::nullopt,
+                                                                  .cause = common::EventCause::Api,
+                                                                  .at = {}});
+    m.pending = pending;
+    return m;
+}
+
+DesiredRead read(ScriptedReader& r) {
+    return readDesired(r, std::chrono::milliseconds{1}, std::chrono::milliseconds{1}, 3,
+                       [] { return false; });
+}
+
+TEST(SweepRead, ToTheEnd_Complete) {
+    ScriptedReader r;
+    r.script = {eventMessage("a.test.", 1, 2), eventMessage("b.test.", 1, 1),
+                eventMessage("a.test.", 2, 0)};
+    const auto got = read(r);
+    EXPECT_TRUE(got.complete);
+    ASSERT_EQ(got.zones.size(), 2u);
+    EXPECT_EQ(got.zones.at("a.test.").serial, 2u);  // the latest event of a zone wins
+}
+
+TEST(SweepRead, EmptyStream_CompleteAndEmpty) {
+    ScriptedReader r;
+    const auto got = read(r);
+    EXPECT_TRUE(got.complete);
+    EXPECT_TRUE(got.zones.empty());
+    EXPECT_EQ(r.calls, 1u);
+}
+
+// A slow delivery (waits ending empty while messages are pending) is waited out, not taken for
+// the end of the stream: that mistake made a loaded node plan deleting every unread zone.
+TEST(SweepRead, SlowDeliveries_WaitedOut) {
+    ScriptedReader r;
+    r.script = {eventMessage("a.test.", 1, 1), std::nullopt, std::nullopt,
+                eventMessage("b.test.", 1, 0)};
+    const auto got = read(r);
+    EXPECT_TRUE(got.complete);
+    EXPECT_EQ(got.zones.size(), 2u);
+}
+
+TEST(SweepRead, StalledWithMessagesPending_Incomplete) {
+    ScriptedReader r;
+    r.script = {eventMessage("a.test.", 1, 5)};
+    const auto got = read(r);
+    EXPECT_FALSE(got.complete);
+    EXPECT_EQ(got.zones.size(), 1u);
+    EXPECT_EQ(r.calls, 4u);  // the message, then 3 empty waits
+}
+
 TEST(Sweep, UnmanagedZones_NeverTouchedAndClashReported) {
     const auto plan =
         planSweep({{"mine.test.", DesiredZone{.serial = 1}}},

@@ -82,6 +82,11 @@ struct LoadInfo {
 };
 [[nodiscard]] LoadInfo readLoad();
 
+/// Hands memory freed after a pass over every zone (a listing, a scan, a reconcile) back to the
+/// kernel (glibc's malloc_trim): such a pass allocates and frees hundreds of bytes per zone, and
+/// glibc otherwise keeps the freed pages, so an idle daemon would stay at its peak.
+void releaseFreedMemory();
+
 /// The project version these daemons were built as (e.g. "0.1.0").
 [[nodiscard]] std::string_view version();
 
