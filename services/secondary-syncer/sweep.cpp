@@ -72,10 +72,10 @@ DesiredRead readDesired(common::StreamReader& reader, std::chrono::milliseconds 
     while (!stop()) {
         auto m = reader.next(any ? wait : first_wait);
         if (!m) {
-            if (!any) {
-                read.complete = true;  // nothing in the stream for this group
-                break;
-            }
+            // Nothing at all: an empty stream, or one too slow to deliver. Either way nothing
+            // read says a local zone is unwanted (and an empty stream is no reason to empty a
+            // node), so the read stays incomplete.
+            if (!any) break;
             if (++empty_waits >= stall_waits) break;  // stalled with messages pending
             continue;
         }

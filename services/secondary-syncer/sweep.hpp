@@ -63,10 +63,11 @@ struct DesiredRead {
 };
 
 /// Reads every zone's latest event from `reader` (an ordered consumer over the node's group).
-/// Done when a message says nothing is pending behind it, or when the first wait for a message
-/// (`first_wait`) ends empty (nothing in the stream). A wait that ends empty while messages are
-/// still pending (a loaded server, a slow network) is waited out again, up to `stall_waits`
-/// waits in a row; then the read gives up, incomplete.
+/// Complete when a message says nothing is pending behind it. When the first wait for a message
+/// (`first_wait`) ends empty the read is empty and incomplete (an empty stream and a stalled one
+/// look alike, and neither may empty a node). A wait that ends empty while messages are still
+/// pending (a loaded server, a slow network) is waited out again, up to `stall_waits` waits in a
+/// row; then the read gives up, incomplete.
 [[nodiscard]] DesiredRead readDesired(common::StreamReader& reader,
                                       std::chrono::milliseconds first_wait,
                                       std::chrono::milliseconds wait, int stall_waits,

@@ -100,10 +100,13 @@ TEST(SweepRead, ToTheEnd_Complete) {
     EXPECT_EQ(got.zones.at("a.test.").serial, 2u);  // the latest event of a zone wins
 }
 
-TEST(SweepRead, EmptyStream_CompleteAndEmpty) {
+// Nothing delivered: an empty stream and a stalled one look alike, and neither may empty the
+// node, so the read is incomplete (found at 20,000 zones on a loaded machine: a node whose first
+// delivery took over a second planned to delete every zone it had).
+TEST(SweepRead, NothingDelivered_EmptyAndIncomplete) {
     ScriptedReader r;
     const auto got = read(r);
-    EXPECT_TRUE(got.complete);
+    EXPECT_FALSE(got.complete);
     EXPECT_TRUE(got.zones.empty());
     EXPECT_EQ(r.calls, 1u);
 }
