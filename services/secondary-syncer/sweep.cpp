@@ -63,24 +63,26 @@ KeyPassResult ensureZoneKeys(common::PdnsApi& api, const std::vector<common::Pdn
     return r;
 }
 
-DesiredRead readDesired(common::StreamReader& reader, std::chrono::milliseconds first_wait,
-                        std::chrono::milliseconds wait, int stall_waits,
+DesiredRead readDesired(common::StreamReader& reader, std::chrono::milliseconds slice,
+                        std::chrono::milliseconds first_patience,
+                        std::chrono::milliseconds stall_patience,
                         const std::function<bool()>& stop) {
     DesiredRead read;
     bool any = false;
-    int empty_waits = 0;
+    std::chrono::milliseconds waited{0};  // since the last delivery (or the start)
     while (!stop()) {
-        auto m = reader.next(any ? wait : first_wait);
+        auto m = reader.next(slice);
         if (!m) {
+            waited += slice;
             // Nothing at all: an empty stream, or one too slow to deliver. Either way nothing
             // read says a local zone is unwanted (and an empty stream is no reason to empty a
             // node), so the read stays incomplete.
-            if (!any) break;
-            if (++empty_waits >= stall_waits) break;  // stalled with messages pending
+            if (!any && waited >= first_patience) break;
+            if (any && waited >= stall_patience) break;  // stalled with messages pending
             continue;
         }
         any = true;
-        empty_waits = 0;
+        waited = std::chrono::milliseconds{0};
         if (auto e = common::parseZoneEvent(m->message.data)) {
             read.zones[e->zone] = DesiredZone{.op = e->op, .serial = e->serial};
         }

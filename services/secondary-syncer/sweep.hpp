@@ -62,15 +62,15 @@ struct DesiredRead {
     bool complete = false;
 };
 
-/// Reads every zone's latest event from `reader` (an ordered consumer over the node's group).
-/// Complete when a message says nothing is pending behind it. When the first wait for a message
-/// (`first_wait`) ends empty the read is empty and incomplete (an empty stream and a stalled one
-/// look alike, and neither may empty a node). A wait that ends empty while messages are still
-/// pending (a loaded server, a slow network) is waited out again, up to `stall_waits` waits in a
-/// row; then the read gives up, incomplete.
-[[nodiscard]] DesiredRead readDesired(common::StreamReader& reader,
-                                      std::chrono::milliseconds first_wait,
-                                      std::chrono::milliseconds wait, int stall_waits,
+/// Reads every zone's latest event from `reader` (an ordered consumer over the node's group), in
+/// waits of `slice` (so `stop` is heard within one). Complete when a message says nothing is
+/// pending behind it. Nothing delivered within `first_patience`: empty and incomplete (an empty
+/// stream and a stalled one look alike, and neither may empty a node). No delivery for
+/// `stall_patience` while messages are still pending (a loaded server, a slow network): the read
+/// gives up, incomplete. Time is counted in slices waited.
+[[nodiscard]] DesiredRead readDesired(common::StreamReader& reader, std::chrono::milliseconds slice,
+                                      std::chrono::milliseconds first_patience,
+                                      std::chrono::milliseconds stall_patience,
                                       const std::function<bool()>& stop);
 
 /// Deletions are planned only from a `complete` read of the stream.

@@ -558,7 +558,8 @@ private:
         // Under load a message can take longer than one wait: a wait that ends empty while
         // messages are still pending is waited out again (30 s in a row at most). An incomplete
         // read plans no deletion: an unread zone is not an unwanted one.
-        auto read = readDesired(**reader, 5000ms, 1000ms, 30, [&] { return st.stop_requested(); });
+        auto read =
+            readDesired(**reader, 250ms, 5000ms, 30000ms, [&] { return st.stop_requested(); });
         auto& desired = read.zones;
         if (!read.complete && !st.stop_requested()) {
             spdlog::warn(

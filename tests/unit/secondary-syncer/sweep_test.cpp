@@ -86,8 +86,9 @@ common::StreamMessage eventMessage(const std::string& zone, uint32_t serial, uin
 }
 
 DesiredRead read(ScriptedReader& r) {
-    return readDesired(r, std::chrono::milliseconds{1}, std::chrono::milliseconds{1}, 3,
-                       [] { return false; });
+    // Slices of 1 ms; patience of 3 slices for the first delivery and between deliveries.
+    return readDesired(r, std::chrono::milliseconds{1}, std::chrono::milliseconds{3},
+                       std::chrono::milliseconds{3}, [] { return false; });
 }
 
 TEST(SweepRead, ToTheEnd_Complete) {
@@ -108,7 +109,7 @@ TEST(SweepRead, NothingDelivered_EmptyAndIncomplete) {
     const auto got = read(r);
     EXPECT_FALSE(got.complete);
     EXPECT_TRUE(got.zones.empty());
-    EXPECT_EQ(r.calls, 1u);
+    EXPECT_EQ(r.calls, 3u);
 }
 
 // A slow delivery (waits ending empty while messages are pending) is waited out, not taken for
@@ -129,6 +130,17 @@ TEST(SweepRead, StalledWithMessagesPending_Incomplete) {
     EXPECT_FALSE(got.complete);
     EXPECT_EQ(got.zones.size(), 1u);
     EXPECT_EQ(r.calls, 4u);  // the message, then 3 empty waits
+}
+
+// SIGTERM during a read that waits: heard within one slice (found by the NATS-down stop test:
+// a single 5 s wait held the syncer's stop).
+TEST(SweepRead, StopRequested_HeardWithinOneSlice) {
+    ScriptedReader r;
+    r.script = {eventMessage("a.test.", 1, 5)};
+    const auto got = readDesired(r, std::chrono::milliseconds{1}, std::chrono::hours{1},
+                                 std::chrono::hours{1}, [&r] { return r.calls >= 3; });
+    EXPECT_FALSE(got.complete);
+    EXPECT_EQ(r.calls, 3u);
 }
 
 TEST(Sweep, UnmanagedZones_NeverTouchedAndClashReported) {
