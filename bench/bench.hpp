@@ -139,6 +139,10 @@ private:
 /// Throws std::runtime_error naming the first process of `procs` that is not running (with its
 /// log tail).
 void requireRunning(const std::vector<std::pair<std::string, e2e::ChildProcess*>>& procs);
+/// Every process of a fleet by name, for requireRunning: the primary's daemons, nats-server, the
+/// primary's pdns_server, and each syncer and secondary pdns_server.
+[[nodiscard]] std::vector<std::pair<std::string, e2e::ChildProcess*>> fleetProcesses(
+    e2e::Fleet& fleet);
 
 /// nats-server /varz counters (in_bytes, out_bytes, in_msgs, out_msgs); null on failure.
 [[nodiscard]] nlohmann::json natsVarzAt(int monitor_port);

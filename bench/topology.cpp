@@ -98,7 +98,7 @@ void requireRunning(const std::vector<std::pair<std::string, e2e::ChildProcess*>
     }
 }
 
-void Topology::checkAlive() {
+std::vector<std::pair<std::string, e2e::ChildProcess*>> fleetProcesses(e2e::Fleet& fleet) {
     std::vector<std::pair<std::string, e2e::ChildProcess*>> procs{
         {"api-proxy", &fleet.proxy},
         {"zone-provider", &fleet.provider},
@@ -110,6 +110,11 @@ void Topology::checkAlive() {
         procs.emplace_back(fmt::format("pdns-secondary{}", i + 1),
                            &fleet.secondaries[i]->process());
     }
+    return procs;
+}
+
+void Topology::checkAlive() {
+    auto procs = fleetProcesses(fleet);
     for (size_t i = 0; i < native.servers.size(); ++i) {
         procs.emplace_back(fmt::format("native secondary {}", i + 1),
                            &native.servers[i]->process());

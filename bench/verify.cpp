@@ -326,16 +326,7 @@ void runVerify(const BenchOptions& o, Results& results) {
     progress(fmt::format("verify: starting the {} syncers (scan_rate {}/s) ...", nodes, kScanRate));
     const auto sync_start = Clock::now();
     for (size_t i = 0; i < nodes; ++i) f.startSyncer(i);
-    std::vector<std::pair<std::string, e2e::ChildProcess*>> ours{
-        {"api-proxy", &f.proxy},
-        {"zone-provider", &f.provider},
-        {"health-checker", &f.checker},
-        {"nats-server", &f.nats.process()},
-        {"the primary pdns_server", &f.primary.process()}};
-    for (size_t i = 0; i < nodes; ++i) {
-        ours.emplace_back(fmt::format("syncer{}", i + 1), f.syncers[i].get());
-        ours.emplace_back(fmt::format("pdns-secondary{}", i + 1), &f.secondaries[i]->process());
-    }
+    const auto ours = fleetProcesses(f);
     CheckerMetrics m;
     if (!waitFor(
             [&] {

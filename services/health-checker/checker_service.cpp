@@ -478,12 +478,6 @@ private:
             if (rebuild) {
                 desired = buildDesired();
                 built_generation = g;
-                // The previous desired state and the mirror's copy are garbage now; handing it
-                // back at most every 10 s bounds the cost while zones change all the time.
-                if (round_start - last_trim >= 10s) {
-                    common::releaseFreedMemory();
-                    last_trim = round_start;
-                }
             }
             const auto desired_digest = desired->digest().totalHex();
             const auto to_examine = verifier_.nodesToExamine(desired_digest);
@@ -496,6 +490,13 @@ private:
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - round_start)
                         .count());
                 metrics_.verify_rounds.inc();
+            }
+            // After a rebuild the previous desired state and the mirror's copy are garbage;
+            // handing it back at most every 10 s bounds the cost while zones change all the
+            // time (and keeps it out of the round's time above).
+            if (rebuild && round_start - last_trim >= 10s) {
+                common::releaseFreedMemory();
+                last_trim = round_start;
             }
             size_t in_sync = 0;
             for (const auto& n : verifier_.nodes()) {
