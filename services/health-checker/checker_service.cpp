@@ -35,16 +35,16 @@ using nlohmann::json;
 /// What the primary was last seen serving for a zone, and the mirror sequence that look covers.
 struct PrimaryLook {
     uint32_t serial = 0;
-    std::string content;
+    common::Hash128 content;
     uint64_t sequence = 0;
-    std::string apex;
+    common::Hash128 apex;
     std::optional<uint32_t> expiry;
 
     static PrimaryLook from(const common::ApexFingerprint& fp, uint64_t sequence) {
         return PrimaryLook{.serial = fp.serial,
-                           .content = fp.contentHex(),
+                           .content = fp.contentHash(),
                            .sequence = sequence,
-                           .apex = fp.hex(),
+                           .apex = fp.hash(),
                            .expiry = fp.earliestExpiry()};
     }
 };
@@ -446,10 +446,11 @@ private:
 
     std::shared_ptr<const DesiredState> buildDesired() {
         auto desired = std::make_shared<DesiredState>();
-        const auto mirror = mirror_.snapshot();
-        auto primary = primary_.lock();
-        for (const auto& [zone, entry] : mirror) {
-            if (entry.op != common::ZoneOp::Upsert) continue;
+        // Under the mirror's lock, then the primary's (the only place holding both, always in
+        // this order): no copy of either per rebuild.
+        mirror_.forEach([&](const std::string& zone, const MirrorEntry& entry) {
+            if (entry.op != common::ZoneOp::Upsert) return;
+            auto primary = primary_.lock();
             auto it = primary->find(zone);
             if (it == primary->end() || it->second.sequence < entry.sequence) {
                 desired->setUnknown(zone);
@@ -457,7 +458,7 @@ private:
                 desired->set(
                     zone, DesiredZone{.serial = it->second.serial, .content = it->second.content});
             }
-        }
+        });
         desired_size_ = desired->size();
         metrics_.desired.set(static_cast<double>(desired->size()));
         return desired;
@@ -630,7 +631,9 @@ private:
                 auto fp = probe_dns_->apex(zone);
                 if (d && fp && d->served_serial && fp->contentHex() == d->served_content) {
                     verifier_.resolve(node, zone);
-                    (*primary_.lock())[zone] = PrimaryLook::from(*fp, mirror_.sequenceOf(zone));
+                    // The mirror's lock is never taken under the primary's (buildDesired).
+                    const uint64_t sequence = mirror_.sequenceOf(zone);
+                    (*primary_.lock())[zone] = PrimaryLook::from(*fp, sequence);
                     ++generation_;
                     continue;
                 }
@@ -762,8 +765,8 @@ private:
             }
             if (fp) {
                 p.serial = fp->serial;
-                p.apex = fp->hex();
-                p.content = fp->contentHex();
+                p.apex = fp->hash();
+                p.content = fp->contentHash();
                 p.expiry = fp->earliestExpiry();
                 auto m = mirror.find(z.name);
                 looks[z.name] = PrimaryLook::from(*fp, m == mirror.end() ? 0 : m->second.sequence);
@@ -839,7 +842,7 @@ private:
             // pdns bumps the serial (SOA-EDIT-API) but leaves its packet cache alone here.
             (void)api_->flushCache(z.name);
             auto fp = dns_->apex(z.name);
-            checked = fp ? fp->contentHex() : look->second.content;
+            checked = fp ? fp->contentHash() : look->second.content;
             auto m = mirror.find(z.name);
             const common::ZoneEvent event{
                 .zone = z.name,
@@ -882,10 +885,10 @@ private:
             const common::ZoneEvent event{.zone = due.zone,
                                           .op = common::ZoneOp::Upsert,
                                           .serial = look->serial,
-                                          .apex = look->apex,
+                                          .apex = look->apex.hex(),
                                           .cause = common::EventCause::Freshness,
                                           .at = common::rfc3339Millis(clock_.system()),
-                                          .content = look->content,
+                                          .content = look->content.hex(),
                                           .expiry = look->expiry};
             publish(PlannedPublish{.event = event,
                                    .expected_sequence = mirror_.sequenceOf(due.zone),
@@ -903,7 +906,7 @@ private:
         std::vector<Tombstone> candidates;
         for (const auto& [zone, entry] : mirror) {
             if (entry.op != common::ZoneOp::Delete) continue;
-            auto at = common::parseRfc3339(entry.at);
+            const auto& at = entry.at;
             if (!at || now - *at < settings_.tombstone_age) continue;
             candidates.push_back(
                 Tombstone{.zone = zone,
@@ -979,7 +982,7 @@ private:
     std::unique_ptr<common::SyncSubscription> heartbeat_sub_;
     std::unique_ptr<common::SyncSubscription> applied_sub_;
     common::Guarded<std::map<std::string, PrimaryLook>> primary_;
-    std::map<std::string, std::string> nsec3_checked_;  // reconcile thread only
+    std::map<std::string, std::optional<common::Hash128>> nsec3_checked_;  // reconcile thread
     common::Guarded<std::map<std::string, uint64_t>> probe_queue_;
     std::mutex probe_mutex_;  // only for probe_cv_
     std::condition_variable probe_cv_;

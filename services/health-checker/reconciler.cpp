@@ -9,16 +9,22 @@ void ZoneMirror::apply(const common::ZoneEvent& event, uint64_t sequence) {
     std::lock_guard lock(mutex_);
     entries_[event.zone] = MirrorEntry{.op = event.op,
                                        .serial = event.serial,
-                                       .apex = event.apex,
+                                       .apex = common::hashOf(event.apex),
                                        .sequence = sequence,
-                                       .content = event.content,
+                                       .content = common::hashOf(event.content),
                                        .expiry = event.expiry,
-                                       .at = event.at};
+                                       .at = common::parseRfc3339(event.at)};
 }
 
 std::map<std::string, MirrorEntry> ZoneMirror::snapshot() const {
     std::lock_guard lock(mutex_);
     return entries_;
+}
+
+void ZoneMirror::forEach(
+    const std::function<void(const std::string&, const MirrorEntry&)>& fn) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [zone, entry] : entries_) fn(zone, entry);
 }
 
 uint64_t ZoneMirror::sequenceOf(const std::string& zone) const {
@@ -54,7 +60,7 @@ ReconcilePlan Reconciler::plan(const std::vector<PrimaryZone>& primary, bool can
         if (was_upsert && z.apex && z.content && it->second.content == z.content &&
             it->second.serial == z.serial) {
             plan.resigned.push_back(
-                Resigned{.zone = z.name, .apex = *z.apex, .old_expiry = it->second.expiry});
+                Resigned{.zone = z.name, .apex = z.apex->hex(), .old_expiry = it->second.expiry});
             continue;
         }
         const bool maybe_weekly = was_upsert && it->second.serial &&
@@ -64,10 +70,10 @@ ReconcilePlan Reconciler::plan(const std::vector<PrimaryZone>& primary, bool can
             PlannedPublish{.event = common::ZoneEvent{.zone = z.name,
                                                       .op = common::ZoneOp::Upsert,
                                                       .serial = z.serial,
-                                                      .apex = z.apex,
+                                                      .apex = common::hexOf(z.apex),
                                                       .cause = common::EventCause::Reconcile,
                                                       .at = at,
-                                                      .content = z.content,
+                                                      .content = common::hexOf(z.content),
                                                       .expiry = z.expiry},
                            .expected_sequence = it == mirror.end() ? 0 : it->second.sequence,
                            .maybe_weekly = maybe_weekly});

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include <pdns_distribute/common/clock.hpp>
+#include <pdns_distribute/common/hash128.hpp>
 #include <pdns_distribute/common/zone_event.hpp>
 
 namespace pdns_distribute::health_checker {
@@ -26,11 +28,11 @@ namespace pdns_distribute::health_checker {
 struct MirrorEntry {
     common::ZoneOp op = common::ZoneOp::Upsert;
     std::optional<uint32_t> serial;
-    std::optional<std::string> apex;
+    std::optional<common::Hash128> apex;  ///< nullopt too when the event's was not 32 hex digits
     uint64_t sequence = 0;
-    std::optional<std::string> content;
+    std::optional<common::Hash128> content;
     std::optional<uint32_t> expiry;
-    std::string at;
+    std::optional<std::chrono::system_clock::time_point> at;  ///< nullopt when unparsable
 };
 
 /// In-memory mirror of PDNS_ZONES. Thread-safe.
@@ -40,6 +42,9 @@ public:
     void markSynced() { synced_ = true; }
     [[nodiscard]] bool synced() const { return synced_; }
     [[nodiscard]] std::map<std::string, MirrorEntry> snapshot() const;
+    /// Calls `fn(zone, entry)` for every zone in order, under the mirror's lock (no copy; `fn`
+    /// must not call back into the mirror).
+    void forEach(const std::function<void(const std::string&, const MirrorEntry&)>& fn) const;
     [[nodiscard]] size_t size() const;
     /// The stream sequence of the zone's latest event (0: none).
     [[nodiscard]] uint64_t sequenceOf(const std::string& zone) const;
@@ -55,9 +60,9 @@ private:
 struct PrimaryZone {
     std::string name;  ///< canonical
     uint32_t serial = 0;
-    std::optional<std::string> apex;     ///< nullopt when it could not be read
-    std::optional<std::string> content;  ///< ApexFingerprint::contentHex()
-    std::optional<uint32_t> expiry;      ///< earliest RRSIG(SOA) expiry (signed zones)
+    std::optional<common::Hash128> apex;     ///< nullopt when it could not be read
+    std::optional<common::Hash128> content;  ///< ApexFingerprint::contentHash()
+    std::optional<uint32_t> expiry;          ///< earliest RRSIG(SOA) expiry (signed zones)
 };
 
 struct PlannedPublish {

@@ -16,7 +16,7 @@ void DesiredState::set(const std::string& zone, DesiredZone z) {
         ++size_;
     }
     digest_.toggle(zone, z.content);
-    b[zone] = std::move(z);
+    b[zone] = z;
     unknown_.erase(zone);
 }
 
@@ -98,7 +98,7 @@ std::vector<Divergence> Verifier::compareBucket(const std::string& node,
         const bool served = z.serial.has_value() && z.content.has_value();
         if (w == wanted.end()) {
             if (!served) continue;  // neither wanted nor served: nothing to fix
-        } else if (served && *z.content == w->second.content) {
+        } else if (served && common::Hash128::fromHex(*z.content) == w->second.content) {
             continue;
         }
         found[z.zone] = Divergence{
@@ -107,7 +107,7 @@ std::vector<Divergence> Verifier::compareBucket(const std::string& node,
             .wanted_serial =
                 w == wanted.end() ? std::nullopt : std::optional<uint32_t>(w->second.serial),
             .served_serial = served ? z.serial : std::nullopt,
-            .wanted_content = w == wanted.end() ? std::string{} : w->second.content,
+            .wanted_content = w == wanted.end() ? std::string{} : w->second.content.hex(),
             .served_content = z.content.value_or(""),
             .error = z.error,
             .first_seen = now,
@@ -120,7 +120,7 @@ std::vector<Divergence> Verifier::compareBucket(const std::string& node,
                                  .zone = zone,
                                  .wanted_serial = w.serial,
                                  .served_serial = std::nullopt,
-                                 .wanted_content = w.content,
+                                 .wanted_content = w.content.hex(),
                                  .served_content = {},
                                  .error = "the node does not know the zone",
                                  .first_seen = now,

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <pdns_distribute/common/clock.hpp>
+#include <pdns_distribute/common/hash128.hpp>
 #include <pdns_distribute/common/node_messages.hpp>
 #include <pdns_distribute/common/zone_digest.hpp>
 
@@ -25,7 +26,7 @@ namespace pdns_distribute::health_checker {
 /// What the primary serves for a zone the stream wants.
 struct DesiredZone {
     uint32_t serial = 0;
-    std::string content;  ///< ApexFingerprint::contentHex()
+    common::Hash128 content;  ///< ApexFingerprint::contentHash()
 };
 
 /// The desired state of one verification round, indexed by bucket. Zones the stream wants whose

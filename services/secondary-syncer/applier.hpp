@@ -16,6 +16,7 @@
 #include <pdns_distribute/common/clock.hpp>
 #include <pdns_distribute/common/dns_client.hpp>
 #include <pdns_distribute/common/guarded.hpp>
+#include <pdns_distribute/common/hash128.hpp>
 #include <pdns_distribute/common/pdns_api.hpp>
 #include <pdns_distribute/common/zone_event.hpp>
 
@@ -96,6 +97,9 @@ public:
     /// True when an apply proved what the local pdns serves for the zone less than `within` ago
     /// (the periodic scan need not look again yet).
     [[nodiscard]] bool verifiedWithin(const std::string& zone, std::chrono::milliseconds within);
+    /// Forgets applies older than `older_than` and the verified memory both (neither
+    /// verifiedWithin(older_than) nor the skip of a repeated event needs them any more).
+    void forgetVerified(std::chrono::milliseconds older_than);
 
 private:
     [[nodiscard]] ApplyResult upsert(const std::string& zone, const FetchedZone& fetched,
@@ -120,7 +124,7 @@ private:
     Sleeper sleep_;
     struct Verified {
         uint32_t serial = 0;
-        std::string apex;
+        common::Hash128 apex;
         std::chrono::steady_clock::time_point at;
     };
     common::Guarded<std::map<std::string, Verified, std::less<>>> verified_;

@@ -254,6 +254,23 @@ void AxfrListener::withdraw(const std::string& zone) {
     receipts_.erase(zone);
 }
 
+void AxfrListener::retire(const std::string& zone, const std::string& digest) {
+    std::lock_guard lock(mutex_);
+    auto it = bodies_.find(zone);
+    if (it == bodies_.end() || !it->second->complete || it->second->digest != digest) return;
+    if (auto a = active_.find(zone); a != active_.end() && a->second > 0) return;
+    auto soa = common::firstRrOf(it->second->bytes);
+    if (!soa) return;  // a served body always starts with its SOA; keep it whole otherwise
+    auto stub = std::make_shared<ServedBody>();
+    stub->zone = zone;
+    stub->bytes = std::move(*soa);
+    stub->digest = digest;
+    stub->serial = it->second->serial;
+    stub->complete = false;
+    it->second = std::move(stub);
+    receipts_.erase(zone);
+}
+
 bool AxfrListener::serves(const std::string& zone) const {
     std::lock_guard lock(mutex_);
     return bodies_.contains(zone);
@@ -488,6 +505,11 @@ bool AxfrListener::answerTcp(int fd, std::span<const std::byte> query, const std
     }
     if (q->qtype == common::rrtype::kIxfr) return refuse(kRcodeNotImp, "IXFR not offered");
     if (q->qtype != common::rrtype::kAxfr) return refuse(kRcodeRefused, "type not served");
+    if (!body->complete) {
+        // Only the SOA is kept once the local pdns serves the zone; its data come again with
+        // the next apply (an event, a resync, a repair by the scan).
+        return refuse(kRcodeRefused, "the zone is applied; its body is fetched again on change");
+    }
     {
         std::unique_lock lock(mutex_);
         if (active_[q->qname] > 0) {

@@ -37,8 +37,11 @@ namespace pdns_distribute::secondary_syncer {
 struct ServedBody {
     std::string zone;  ///< canonical
     std::vector<std::byte> bytes;
-    std::string digest;  ///< hex BLAKE2b-256 of bytes
+    std::string digest;  ///< hex BLAKE2b-256 of the whole body
     uint32_t serial = 0;
+    /// False once retired: `bytes` holds the SOA alone, enough for the local pdns's refresh
+    /// checks; an AXFR is refused (never an empty zone) until the next apply serves a body.
+    bool complete = true;
 };
 
 enum class TransferWait { Completed, NotStarted, Failed };
@@ -67,6 +70,9 @@ public:
     /// Makes `body` the only version served for its zone.
     virtual void serve(std::shared_ptr<const ServedBody> body) = 0;
     virtual void withdraw(const std::string& zone) = 0;
+    /// The local pdns proved it serves the body of `digest`: keep only its SOA (and forget its
+    /// transfer receipts), unless another body is served by now or a transfer is running.
+    virtual void retire(const std::string& zone, const std::string& digest) = 0;
     [[nodiscard]] virtual bool serves(const std::string& zone) const = 0;
     [[nodiscard]] virtual size_t servedCount() const = 0;
     /// Waits for a complete transfer of exactly `digest` that started at or after `after`
@@ -105,6 +111,7 @@ public:
 
     void serve(std::shared_ptr<const ServedBody> body) override;
     void withdraw(const std::string& zone) override;
+    void retire(const std::string& zone, const std::string& digest) override;
     [[nodiscard]] bool serves(const std::string& zone) const override;
     [[nodiscard]] size_t servedCount() const override;
     [[nodiscard]] TransferWait waitForTransfer(

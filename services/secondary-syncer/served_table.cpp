@@ -7,8 +7,8 @@ namespace pdns_distribute::secondary_syncer {
 
 ServedState ServedState::from(const common::ApexFingerprint& fp) {
     return ServedState{.serial = fp.serial,
-                       .content = fp.contentHex(),
-                       .apex = fp.hex(),
+                       .content = fp.contentHash(),
+                       .apex = fp.hash(),
                        .expiry = fp.earliestExpiry(),
                        .error = {}};
 }
@@ -137,8 +137,8 @@ common::BucketReply ServedTable::bucket(uint32_t k) const {
         reply.zones.push_back(common::ServedZone{
             .zone = zone,
             .serial = s.serial,
-            .content = s.serial ? std::optional<std::string>(s.content) : std::nullopt,
-            .apex = s.serial ? std::optional<std::string>(s.apex) : std::nullopt,
+            .content = s.serial ? std::optional<std::string>(s.content.hex()) : std::nullopt,
+            .apex = s.serial ? std::optional<std::string>(s.apex.hex()) : std::nullopt,
             .expiry = s.expiry,
             .error = s.error});
     }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <pdns_distribute/common/dns.hpp>
+#include <pdns_distribute/common/hash128.hpp>
 #include <pdns_distribute/common/node_messages.hpp>
 #include <pdns_distribute/common/zone_digest.hpp>
 
@@ -20,8 +21,8 @@ namespace pdns_distribute::secondary_syncer {
 
 struct ServedState {
     std::optional<uint32_t> serial;  ///< nullopt: not served
-    std::string content;             ///< ApexFingerprint::contentHex() when served
-    std::string apex;                ///< ApexFingerprint::hex() when served
+    common::Hash128 content;         ///< ApexFingerprint::contentHash() when served
+    common::Hash128 apex;            ///< ApexFingerprint::hash() when served
     std::optional<uint32_t> expiry;
     std::string error;
 

@@ -4,11 +4,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -675,16 +675,23 @@ private:
 
     void scanOnce(const std::stop_token& st, std::chrono::microseconds gap) {
         yieldToBacklog(st);
-        std::set<std::string> zones;
-        for (auto& z : served_.zones()) zones.insert(std::move(z));
-        auto local = api_->listZones(std::nullopt, false);
-        if (!local) {
-            localDnsDown("the local PowerDNS API does not answer: " + local.error().message);
-            return;
+        // Every zone's name, once, in order (a sorted vector: a set would cost a tree node more
+        // per zone for the whole pass). The listing itself goes as soon as its names are read.
+        std::vector<std::string> zones = served_.zones();
+        {
+            auto local = api_->listZones(std::nullopt, false);
+            if (!local) {
+                localDnsDown("the local PowerDNS API does not answer: " + local.error().message);
+                return;
+            }
+            for (auto& z : *local) {
+                if (z.account == kManagedAccount) zones.push_back(std::move(z.name));
+            }
         }
-        for (const auto& z : *local) {
-            if (z.account == kManagedAccount) zones.insert(z.name);
-        }
+        std::sort(zones.begin(), zones.end());
+        zones.erase(std::unique(zones.begin(), zones.end()), zones.end());
+        zones.shrink_to_fit();
+        common::releaseFreedMemory();  // the listing (a zone object per zone)
         int failures_in_a_row = 0;
         for (const auto& zone : zones) {
             yieldToBacklog(st);
@@ -719,7 +726,9 @@ private:
             std::this_thread::sleep_for(gap);
         }
         scanned_ = true;
-        common::releaseFreedMemory();  // the listing and the zone set of this pass
+        applier_->forgetVerified(settings_.syncer.scan_interval);
+        zones = {};
+        common::releaseFreedMemory();  // the zone names of this pass
     }
 
     void localDnsDown(const std::string& why) {

@@ -331,21 +331,37 @@ protected:
 
 // ---- the tests ---------------------------------------------------------------------------------
 
-TEST_F(ListenerTest, ManagedZoneCarriesTheKey_AndSignedAxfrVerifies) {
+TEST_F(ListenerTest, ManagedZoneCarriesTheKey_TransferredSigned_ThenOnlyTheSoaKept) {
     const auto z = secondaryApi(f(), "GET", zonePath(kZone));
     ASSERT_EQ(z.status, 200) << z.body;
     EXPECT_EQ(json::parse(z.body).at("slave_tsig_key_ids"), json::array({kKeyName}));
 
     const auto k = key();
     EXPECT_EQ(k.algorithm(), secondary_syncer::TsigAlgorithm::HmacSha256);
-    TsigStatus status{};
-    const auto messages = signedTcp(k, common::rrtype::kAxfr, kZone, &status);
-    ASSERT_FALSE(messages.empty());
-    EXPECT_EQ(status, TsigStatus::Valid);
-    EXPECT_EQ(rcode(messages.front()), 0);
-    EXPECT_TRUE(lastIsSoa(messages.back()));
+    // pdns took the zone by a signed AXFR from the listener (pdns 4.7 rejects a transfer whose
+    // TSIG does not verify) ...
     EXPECT_GE(metric(f(), R"(pdns_distribute_syncer_listener_transfers_total{result="completed"})"),
               1);
+    // ... after which the listener keeps the SOA alone (listener unit tests: the AXFR itself):
+    // a signed AXFR is refused, signed; the SOA is answered. (The syncer retires the body once
+    // its own look at the local pdns passed, which can come just after the fixture saw it.)
+    TsigStatus status{};
+    std::vector<Bytes> messages;
+    EXPECT_TRUE(waitUntil(
+        [&] {
+            messages = signedTcp(k, common::rrtype::kAxfr, kZone, &status);
+            return messages.size() == 1 && rcode(messages.front()) == kRefused;
+        },
+        10s, 100ms))
+        << "the listener still serves the whole body";
+    ASSERT_EQ(messages.size(), 1u);
+    EXPECT_EQ(status, TsigStatus::Valid);
+    EXPECT_EQ(rcode(messages.front()), kRefused);
+    messages = signedTcp(k, common::rrtype::kSoa, kZone, &status);
+    ASSERT_EQ(messages.size(), 1u);
+    EXPECT_EQ(status, TsigStatus::Valid);
+    EXPECT_EQ(rcode(messages.front()), 0);
+    EXPECT_TRUE(lastIsSoa(messages.front()));
 }
 
 TEST_F(ListenerTest, UnsignedOrBadlySignedQueries_NotAuth) {

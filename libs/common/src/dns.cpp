@@ -696,7 +696,21 @@ Result<ApexFingerprint> fingerprintFromBody(std::string_view zone,
     return fingerprintOf(zone, checked->rrs.front().owner, checked->rrs, checked->facts.serial);
 }
 
-std::string ApexFingerprint::hex() const {
+std::string ApexFingerprint::hex() const { return hash().hex(); }
+
+std::string ApexFingerprint::contentHex() const { return contentHash().hex(); }
+
+namespace {
+
+Hash128 toHash128(const std::array<std::byte, 16>& h) {
+    Hash128 out;
+    for (size_t i = 0; i < h.size(); ++i) out.bytes[i] = std::to_integer<uint8_t>(h[i]);
+    return out;
+}
+
+}  // namespace
+
+Hash128 ApexFingerprint::hash() const {
     Bytes input;
     putU32(input, serial);
     append(input, dnskey_hash);
@@ -705,10 +719,10 @@ std::string ApexFingerprint::hex() const {
         putU32(input, sig.inception);
         putU32(input, sig.expiration);
     }
-    return toHex(blake2b128(input));
+    return toHash128(blake2b128(input));
 }
 
-std::string ApexFingerprint::contentHex() const {
+Hash128 ApexFingerprint::contentHash() const {
     Bytes input;
     putU32(input, serial);
     append(input, dnskey_hash);
@@ -718,7 +732,7 @@ std::string ApexFingerprint::contentHex() const {
     std::sort(tags.begin(), tags.end());
     tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
     for (const uint16_t tag : tags) putU16(input, tag);
-    return toHex(blake2b128(input));
+    return toHash128(blake2b128(input));
 }
 
 std::optional<uint32_t> ApexFingerprint::earliestExpiry() const {
@@ -791,6 +805,14 @@ Result<ParsedQuery> parseQuery(std::span<const std::byte> message) {
                        .qtype = q->qtype,
                        .qclass = q->qclass,
                        .is_query = (q->flags & (kQrBit | kOpcodeMask)) == 0};
+}
+
+Result<std::vector<std::byte>> firstRrOf(std::span<const std::byte> body) {
+    auto rr = readBodyRr(body, 0, 0);
+    if (!rr) {
+        return std::move(rr).error();
+    }
+    return Bytes(rr->wire.begin(), rr->wire.end());
 }
 
 Result<std::vector<std::byte>> buildSoaResponse(std::span<const std::byte> query,

@@ -57,6 +57,11 @@ void ZoneDigest::toggle(std::string_view zone, std::string_view content) {
     }
 }
 
+void ZoneDigest::toggle(std::string_view zone, const Hash128& content) {
+    const auto digits = content.hexDigits();
+    toggle(zone, std::string_view{digits.data(), digits.size()});
+}
+
 std::string ZoneDigest::totalHex() const { return hex(total_); }
 
 std::string ZoneDigest::bucketsHex() const { return bucketsHex(0, kBuckets); }

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include <gtest/gtest.h>
 
 #include "manual_clock.hpp"
@@ -12,16 +14,24 @@ namespace {
 
 using common::ZoneOp;
 
-MirrorEntry live(uint32_t serial, std::string apex, uint64_t seq) {
-    return MirrorEntry{
-        .op = ZoneOp::Upsert, .serial = serial, .apex = std::move(apex), .sequence = seq};
+/// A fake fingerprint per label: its bytes in hex, padded to 32 digits.
+std::string hx(std::string_view label) {
+    std::string out;
+    for (const char c : label) out += fmt::format("{:02x}", static_cast<unsigned char>(c));
+    out.resize(32, '0');
+    return out;
+}
+common::Hash128 h(std::string_view label) { return *common::Hash128::fromHex(hx(label)); }
+
+MirrorEntry live(uint32_t serial, std::string_view apex, uint64_t seq) {
+    return MirrorEntry{.op = ZoneOp::Upsert, .serial = serial, .apex = h(apex), .sequence = seq};
 }
 
 std::vector<PrimaryZone> primaryOf(int n) {
     std::vector<PrimaryZone> out;
     for (int i = 0; i < n; ++i) {
         out.push_back(
-            PrimaryZone{.name = "z" + std::to_string(i) + ".test.", .serial = 1, .apex = "a"});
+            PrimaryZone{.name = "z" + std::to_string(i) + ".test.", .serial = 1, .apex = h("a")});
     }
     return out;
 }
@@ -60,13 +70,13 @@ TEST_F(ReconcilerTest, ZoneMissingFromStream_UpsertExpectingNoMessage) {
 
 TEST_F(ReconcilerTest, SerialOrApexChangedBehindTheProxy_UpsertConditionalOnMirror) {
     auto primary = primaryOf(3);
-    primary[0].serial = 2;  // pdnsutil edit
-    primary[1].apex = "b";  // key rollover, same serial
+    primary[0].serial = 2;     // pdnsutil edit
+    primary[1].apex = h("b");  // key rollover, same serial
     const auto plan = reconciler_.plan(primary, true, mirrorOf(3));
     ASSERT_EQ(plan.publishes.size(), 2u);
     EXPECT_EQ(plan.publishes[0].event.serial, 2u);
     EXPECT_EQ(plan.publishes[0].expected_sequence, 10u);
-    EXPECT_EQ(plan.publishes[1].event.apex, "b");
+    EXPECT_EQ(plan.publishes[1].event.apex, hx("b"));
     EXPECT_EQ(plan.publishes[1].expected_sequence, 11u);
 }
 
@@ -149,42 +159,42 @@ TEST_F(ReconcilerTest, DeletedInStream_NotDeletedAgain) {
 
 TEST_F(ReconcilerTest, ResignedOnly_IsPlannedForFreshnessNotPublished) {
     std::map<std::string, MirrorEntry> mirror{{"s.test.", live(7, "old-apex", 3)}};
-    mirror["s.test."].content = "c1";
+    mirror["s.test."].content = h("c1");
     mirror["s.test."].expiry = 1000;
     const std::vector<PrimaryZone> primary{PrimaryZone{
-        .name = "s.test.", .serial = 7, .apex = "new-apex", .content = "c1", .expiry = 2000}};
+        .name = "s.test.", .serial = 7, .apex = h("new-apex"), .content = h("c1"), .expiry = 2000}};
     const auto plan = reconciler_.plan(primary, true, mirror);
     EXPECT_TRUE(plan.publishes.empty());
     ASSERT_EQ(plan.resigned.size(), 1u);
-    EXPECT_EQ(plan.resigned[0].apex, "new-apex");
+    EXPECT_EQ(plan.resigned[0].apex, hx("new-apex"));
     EXPECT_EQ(plan.resigned[0].old_expiry, 1000u);
 }
 
 TEST_F(ReconcilerTest, KeyChangeKeepingTheSerial_IsPublishedAtOnceWithContent) {
     std::map<std::string, MirrorEntry> mirror{{"k.test.", live(7, "old-apex", 3)}};
-    mirror["k.test."].content = "c1";
+    mirror["k.test."].content = h("c1");
     const std::vector<PrimaryZone> primary{PrimaryZone{
-        .name = "k.test.", .serial = 7, .apex = "new-apex", .content = "c2", .expiry = 2000}};
+        .name = "k.test.", .serial = 7, .apex = h("new-apex"), .content = h("c2"), .expiry = 2000}};
     const auto plan = reconciler_.plan(primary, true, mirror);
     ASSERT_EQ(plan.publishes.size(), 1u);
     EXPECT_TRUE(plan.resigned.empty());
-    EXPECT_EQ(plan.publishes[0].event.content, "c2");
+    EXPECT_EQ(plan.publishes[0].event.content, hx("c2"));
     EXPECT_EQ(plan.publishes[0].event.expiry, 2000u);
     EXPECT_FALSE(plan.publishes[0].maybe_weekly);
 }
 
 TEST_F(ReconcilerTest, SerialAndWindowsMovedTogether_MayBeTheWeeklyJump) {
     std::map<std::string, MirrorEntry> mirror{{"w.test.", live(7, "old-apex", 3)}};
-    mirror["w.test."].content = "c1";
+    mirror["w.test."].content = h("c1");
     mirror["w.test."].expiry = 1000;
     const std::vector<PrimaryZone> primary{PrimaryZone{
-        .name = "w.test.", .serial = 8, .apex = "new-apex", .content = "c2", .expiry = 2000}};
+        .name = "w.test.", .serial = 8, .apex = h("new-apex"), .content = h("c2"), .expiry = 2000}};
     const auto plan = reconciler_.plan(primary, true, mirror);
     ASSERT_EQ(plan.publishes.size(), 1u);
     EXPECT_TRUE(plan.publishes[0].maybe_weekly);
     // A serial change alone (same windows) is an ordinary change.
     const std::vector<PrimaryZone> edited{PrimaryZone{
-        .name = "w.test.", .serial = 8, .apex = "new-apex", .content = "c2", .expiry = 1000}};
+        .name = "w.test.", .serial = 8, .apex = h("new-apex"), .content = h("c2"), .expiry = 1000}};
     EXPECT_FALSE(reconciler_.plan(edited, true, mirror).publishes[0].maybe_weekly);
 }
 
@@ -194,11 +204,54 @@ TEST_F(ReconcilerTest, ApiEventWithoutContent_IsCompletedByAPublish) {
          MirrorEntry{
              .op = ZoneOp::Upsert, .serial = std::nullopt, .apex = std::nullopt, .sequence = 4}}};
     const std::vector<PrimaryZone> primary{PrimaryZone{
-        .name = "a.test.", .serial = 1, .apex = "x", .content = "c", .expiry = std::nullopt}};
+        .name = "a.test.", .serial = 1, .apex = h("x"), .content = h("c"), .expiry = std::nullopt}};
     const auto plan = reconciler_.plan(primary, true, mirror);
     ASSERT_EQ(plan.publishes.size(), 1u);
     EXPECT_EQ(plan.publishes[0].expected_sequence, 4u);
-    EXPECT_EQ(plan.publishes[0].event.content, "c");
+    EXPECT_EQ(plan.publishes[0].event.content, hx("c"));
+}
+
+// The mirror keeps each event's fingerprints as bytes and its time parsed; a fingerprint that is
+// not 32 hex digits matches nothing, so the reconcile replaces the event with the primary's.
+TEST_F(ReconcilerTest, Mirror_KeepsBytesAndParsedTimes_AMalformedApexIsRepublished) {
+    ZoneMirror mirror;
+    mirror.apply(common::ZoneEvent{.zone = "b.test.",
+                                   .op = ZoneOp::Upsert,
+                                   .serial = 1,
+                                   .apex = "not a fingerprint",
+                                   .cause = common::EventCause::Api,
+                                   .at = "yesterday",
+                                   .content = "nor this",
+                                   .expiry = std::nullopt},
+                 8);
+    mirror.apply(common::ZoneEvent{.zone = "a.test.",
+                                   .op = ZoneOp::Upsert,
+                                   .serial = 1,
+                                   .apex = hx("a"),
+                                   .cause = common::EventCause::Api,
+                                   .at = "2026-01-02T03:04:05.678Z",
+                                   .content = hx("c"),
+                                   .expiry = std::nullopt},
+                 9);
+    const auto snapshot = mirror.snapshot();
+    EXPECT_EQ(snapshot.at("a.test.").apex, h("a"));
+    EXPECT_EQ(snapshot.at("a.test.").content, h("c"));
+    EXPECT_EQ(snapshot.at("a.test.").at, common::parseRfc3339("2026-01-02T03:04:05.678Z"));
+    EXPECT_EQ(snapshot.at("b.test.").apex, std::nullopt);
+    EXPECT_EQ(snapshot.at("b.test.").content, std::nullopt);
+    EXPECT_EQ(snapshot.at("b.test.").at, std::nullopt);
+    std::vector<std::string> visited;
+    mirror.forEach([&](const std::string& zone, const MirrorEntry&) { visited.push_back(zone); });
+    EXPECT_EQ(visited, (std::vector<std::string>{"a.test.", "b.test."}));
+
+    const std::vector<PrimaryZone> primary{
+        PrimaryZone{.name = "a.test.", .serial = 1, .apex = h("a"), .content = h("c")},
+        PrimaryZone{.name = "b.test.", .serial = 1, .apex = h("a"), .content = h("c")}};
+    const auto plan = reconciler_.plan(primary, true, snapshot);
+    ASSERT_EQ(plan.publishes.size(), 1u);
+    EXPECT_EQ(plan.publishes[0].event.zone, "b.test.");
+    EXPECT_EQ(plan.publishes[0].event.apex, hx("a"));
+    EXPECT_EQ(plan.publishes[0].expected_sequence, 8u);
 }
 
 }  // namespace

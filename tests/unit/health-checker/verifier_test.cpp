@@ -2,6 +2,8 @@
 // Verify logic: liveness from heartbeats, bucket comparison, lag and resync backoff, all on a
 // manual clock; and the leadership lock.
 
+#include <fmt/format.h>
+
 #include <gtest/gtest.h>
 
 #include "fake_key_value.hpp"
@@ -16,6 +18,15 @@ using namespace std::chrono_literals;
 using common::BucketReply;
 using common::ServedZone;
 using common::ZoneDigest;
+
+/// A fake fingerprint per label: its bytes in hex, padded to 32 digits.
+std::string hx(std::string_view label) {
+    std::string out;
+    for (const char c : label) out += fmt::format("{:02x}", static_cast<unsigned char>(c));
+    out.resize(32, '0');
+    return out;
+}
+common::Hash128 h(std::string_view label) { return *common::Hash128::fromHex(hx(label)); }
 
 common::Heartbeat beat(const std::string& node, const std::string& digest,
                        const std::string& instance = "i1") {
@@ -35,8 +46,8 @@ common::Heartbeat beat(const std::string& node, const std::string& digest,
 ServedZone served(const std::string& zone, uint32_t serial, const std::string& content) {
     return ServedZone{.zone = zone,
                       .serial = serial,
-                      .content = content,
-                      .apex = content,
+                      .content = hx(content),
+                      .apex = hx(content),
                       .expiry = std::nullopt,
                       .error = {}};
 }
@@ -52,7 +63,7 @@ protected:
     /// The node serves `have` (zone → content); returns its digest.
     static ZoneDigest digestOf(const std::map<std::string, std::string>& have) {
         ZoneDigest d;
-        for (const auto& [z, c] : have) d.toggle(z, c);
+        for (const auto& [z, c] : have) d.toggle(z, hx(c));
         return d;
     }
 
@@ -92,7 +103,7 @@ TEST_F(VerifierTest, NodeInactiveAfterThreeMissedHeartbeats) {
 // A node catching up (its lanes hold more than its workers) is left alone until it reports
 // otherwise: its digest moves with every apply, and its lanes already hold what differs.
 TEST_F(VerifierTest, CatchingUpNode_NotExaminedUntilCaughtUp) {
-    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    desired_.set("a.test.", {.serial = 1, .content = h("x")});
     auto h = beat("n", digestOf({}).totalHex());
     h.backlog = 5000;
     h.catching_up = true;
@@ -106,16 +117,16 @@ TEST_F(VerifierTest, CatchingUpNode_NotExaminedUntilCaughtUp) {
 }
 
 TEST_F(VerifierTest, MatchingDigestIsInSyncAndNeedsNoLook) {
-    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    desired_.set("a.test.", {.serial = 1, .content = h("x")});
     verifier_.heartbeat(beat("n", digestOf({{"a.test.", "x"}}).totalHex()));
     EXPECT_TRUE(verifier_.nodesToExamine(desired_.digest().totalHex()).empty());
     EXPECT_TRUE(verifier_.nodes()[0].in_sync);
 }
 
 TEST_F(VerifierTest, FindsMissingDifferentAndUnwantedZones) {
-    desired_.set("a.test.", {.serial = 1, .content = "x"});
-    desired_.set("b.test.", {.serial = 2, .content = "y"});
-    desired_.set("same.test.", {.serial = 3, .content = "z"});
+    desired_.set("a.test.", {.serial = 1, .content = h("x")});
+    desired_.set("b.test.", {.serial = 2, .content = h("y")});
+    desired_.set("same.test.", {.serial = 3, .content = h("z")});
     const std::map<std::string, std::string> have{
         {"b.test.", "old"}, {"c.test.", "w"}, {"same.test.", "z"}};
     verifier_.heartbeat(beat("n", digestOf(have).totalHex()));
@@ -127,7 +138,7 @@ TEST_F(VerifierTest, FindsMissingDifferentAndUnwantedZones) {
     ASSERT_EQ(by_zone.size(), 3U);
     EXPECT_FALSE(by_zone["a.test."].served_serial.has_value());  // missing
     EXPECT_EQ(by_zone["a.test."].wanted_serial, 1U);
-    EXPECT_EQ(by_zone["b.test."].served_content, "old");         // different
+    EXPECT_EQ(by_zone["b.test."].served_content, hx("old"));     // different
     EXPECT_FALSE(by_zone["c.test."].wanted_serial.has_value());  // not wanted
     EXPECT_FALSE(verifier_.nodes()[0].in_sync);
     EXPECT_EQ(verifier_.nodes()[0].out_of_sync, 3U);
@@ -144,7 +155,7 @@ TEST_F(VerifierTest, UnknownZonesAreNeverReported) {
 }
 
 TEST_F(VerifierTest, ResyncOnlyAfterEventCheckWaitThenWithDoublingBackoff) {
-    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    desired_.set("a.test.", {.serial = 1, .content = h("x")});
     verifier_.heartbeat(beat("n", digestOf({}).totalHex()));
     examine("n", {});
     EXPECT_TRUE(verifier_.dueResyncs().empty());
@@ -169,7 +180,7 @@ TEST_F(VerifierTest, ResyncOnlyAfterEventCheckWaitThenWithDoublingBackoff) {
 }
 
 TEST_F(VerifierTest, InactiveNodeGetsNoResync) {
-    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    desired_.set("a.test.", {.serial = 1, .content = h("x")});
     verifier_.heartbeat(beat("n", digestOf({}).totalHex()));
     examine("n", {});
     clock_.advance(25s);
@@ -178,7 +189,7 @@ TEST_F(VerifierTest, InactiveNodeGetsNoResync) {
 }
 
 TEST_F(VerifierTest, RepairedZoneClearsAndLagRestarts) {
-    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    desired_.set("a.test.", {.serial = 1, .content = h("x")});
     verifier_.heartbeat(beat("n", digestOf({}).totalHex()));
     examine("n", {});
     clock_.advance(5s);
@@ -191,8 +202,8 @@ TEST_F(VerifierTest, RepairedZoneClearsAndLagRestarts) {
 }
 
 TEST_F(VerifierTest, PersistingDivergenceKeepsItsAge) {
-    desired_.set("a.test.", {.serial = 1, .content = "x"});
-    desired_.set("b.test.", {.serial = 1, .content = "x"});
+    desired_.set("a.test.", {.serial = 1, .content = h("x")});
+    desired_.set("b.test.", {.serial = 1, .content = h("x")});
     verifier_.heartbeat(beat("n", digestOf({}).totalHex()));
     examine("n", {});
     clock_.advance(10s);
@@ -207,7 +218,7 @@ TEST_F(VerifierTest, PersistingDivergenceKeepsItsAge) {
 }
 
 TEST_F(VerifierTest, NewInstanceIsExaminedAgain) {
-    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    desired_.set("a.test.", {.serial = 1, .content = h("x")});
     verifier_.heartbeat(beat("n", digestOf({}).totalHex(), "i1"));
     examine("n", {});
     EXPECT_TRUE(verifier_.nodesToExamine(desired_.digest().totalHex()).empty());
@@ -216,7 +227,7 @@ TEST_F(VerifierTest, NewInstanceIsExaminedAgain) {
 }
 
 TEST_F(VerifierTest, NotYetScannedNodeIsNotJudged) {
-    desired_.set("a.test.", {.serial = 1, .content = "x"});
+    desired_.set("a.test.", {.serial = 1, .content = h("x")});
     auto h = beat("n", digestOf({}).totalHex());
     h.scanned = false;
     verifier_.heartbeat(h);

@@ -63,6 +63,10 @@ public:
         bodies[body->zone] = std::move(body);
     }
     void withdraw(const std::string& zone) override { bodies.erase(zone); }
+    void retire(const std::string& zone, const std::string& digest) override {
+        retired[zone] = digest;
+    }
+    std::map<std::string, std::string> retired;  // zone -> digest retired after its apply
     bool serves(const std::string& zone) const override { return bodies.contains(zone); }
     size_t servedCount() const override { return bodies.size(); }
     TransferWait waitForTransfer(const std::string& zone, const std::string& digest,
@@ -174,6 +178,9 @@ TEST_F(ApplierTest, Upsert_NewZone_CreatesManagedSlaveZoneAndProvesIt) {
     EXPECT_EQ(api_.count("axfrRetrieve"), 1);
     EXPECT_EQ(late_flush_.scheduled, std::vector<std::string>{"example.org."});
     EXPECT_EQ(api_.count("getZone"), 0) << "a zone new here is created without reading it first";
+    // Proven served: the listener may keep the SOA alone from now on.
+    EXPECT_EQ(local_.retired, (std::map<std::string, std::string>{
+                                  {"example.org.", local_.bodies.at("example.org.")->digest}}));
 }
 
 // pdns purges its caches itself when it commits a transfer, so the first look goes without a
@@ -375,6 +382,7 @@ TEST_F(ApplierTest, Upsert_TransferNeverStarts_ReissuesRetrieveThenRetries) {
     const auto r = applier_.apply(event("example.org.", common::ZoneOp::Upsert));
     EXPECT_EQ(r.outcome, Outcome::Retry);
     EXPECT_GE(api_.count("axfrRetrieve"), 2);
+    EXPECT_TRUE(local_.retired.empty()) << "a body not proven served is kept whole";
 }
 
 TEST_F(ApplierTest, Upsert_LocalApexDiffers_NotAcknowledgedAsApplied) {

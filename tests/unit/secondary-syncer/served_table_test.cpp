@@ -15,8 +15,8 @@ using common::ZoneDigest;
 
 ServedState served(uint32_t serial) {
     return ServedState{.serial = serial,
-                       .content = fmt::format("{:032x}", serial),
-                       .apex = fmt::format("apex-{}", serial),
+                       .content = *common::Hash128::fromHex(fmt::format("{:032x}", serial)),
+                       .apex = *common::Hash128::fromHex(fmt::format("{:032x}", serial + 1)),
                        .expiry = std::nullopt,
                        .error = {}};
 }
@@ -93,6 +93,25 @@ TEST(ServedTable, SetIfVersion_KeepsTheBucketIndexForNewZones) {
     const auto reply = table.bucket(static_cast<uint32_t>(ZoneDigest::bucketOf("a.example.")));
     ASSERT_EQ(reply.zones.size(), 1u);
     EXPECT_EQ(reply.zones[0].serial, 1u);
+}
+
+// The table keeps fingerprints as bytes; the digest and the bucket replies must still be those of
+// their hex forms (DESIGN §7: the checker hashes the hex it reads from the stream).
+TEST(ServedTable, DigestAndRepliesUseTheHexForms) {
+    ServedTable table;
+    table.set("a.example.", served(7));
+    table.set("b.example.", served(9));
+    ZoneDigest expected;
+    expected.toggle("a.example.", fmt::format("{:032x}", 7));
+    expected.toggle("b.example.", fmt::format("{:032x}", 9));
+    EXPECT_EQ(table.digestHex(), expected.totalHex());
+    EXPECT_EQ(table.bucketsHex(), expected.bucketsHex());
+    const auto reply = table.bucket(static_cast<uint32_t>(ZoneDigest::bucketOf("a.example.")));
+    ASSERT_FALSE(reply.zones.empty());
+    const auto& a =
+        reply.zones.front().zone == "a.example." ? reply.zones.front() : reply.zones.back();
+    EXPECT_EQ(a.content, fmt::format("{:032x}", 7));
+    EXPECT_EQ(a.apex, fmt::format("{:032x}", 8));
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include <pdns_distribute/common/hash128.hpp>
 #include <pdns_distribute/common/result.hpp>
 
 namespace pdns_distribute::common {
@@ -70,6 +71,9 @@ struct ApexFingerprint {
     /// that sign the SOA. It moves with data and key changes but not with re-signing, so the
     /// verify digests compare it and DNSSEC freshness is judged from the expiry separately.
     [[nodiscard]] std::string contentHex() const;
+    /// hex() and contentHex() as bytes (what the daemons keep per zone).
+    [[nodiscard]] Hash128 hash() const;
+    [[nodiscard]] Hash128 contentHash() const;
     /// Earliest RRSIG(SOA) expiration field (seconds since the epoch, modulo 2^32 as in RFC
     /// 4034); nullopt for an unsigned zone.
     [[nodiscard]] std::optional<uint32_t> earliestExpiry() const;
@@ -121,6 +125,10 @@ struct ParsedQuery {
     bool is_query = true;  ///< QR bit clear and opcode QUERY
 };
 [[nodiscard]] Result<ParsedQuery> parseQuery(std::span<const std::byte> message);
+
+/// The body's first RR as it sits there (its SOA in a validated body); fails on a body that does
+/// not start with a whole RR.
+[[nodiscard]] Result<std::vector<std::byte>> firstRrOf(std::span<const std::byte> body);
 
 /// Builds a SOA answer (UDP/TCP) for a query from the body's first RR.
 [[nodiscard]] Result<std::vector<std::byte>> buildSoaResponse(std::span<const std::byte> query,

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include <pdns_distribute/common/hash128.hpp>
+
 namespace pdns_distribute::common {
 
 class ZoneDigest {
@@ -26,6 +28,8 @@ public:
 
     /// Adds (or, applied again with the same arguments, removes: XOR) one zone.
     void toggle(std::string_view zone, std::string_view content);
+    /// The same with the content fingerprint held as bytes (hashed as its 32 hex digits).
+    void toggle(std::string_view zone, const Hash128& content);
 
     [[nodiscard]] const Hash& bucket(size_t k) const { return buckets_.at(k); }
     /// XOR of all buckets, as 32 hex digits.
