@@ -100,6 +100,21 @@ std::vector<std::string> ServedTable::zones() const {
     return out;
 }
 
+std::vector<std::string> ServedTable::zonesIn(uint32_t k) const {
+    std::vector<std::string> out;
+    if (k >= by_bucket_.size()) return out;
+    std::lock_guard lock(mutex_);
+    out.reserve(by_bucket_[k].size());
+    for (const std::string* name : by_bucket_[k]) out.push_back(*name);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+size_t ServedTable::size() const {
+    std::lock_guard lock(mutex_);
+    return zones_.size();
+}
+
 size_t ServedTable::servedCount() const {
     std::lock_guard lock(mutex_);
     return served_;

@@ -45,7 +45,11 @@ public:
     /// 0 for an unknown zone.
     [[nodiscard]] uint64_t version(const std::string& zone) const;
     [[nodiscard]] std::vector<std::string> zones() const;
+    /// The zones of digest bucket k (ZoneDigest::bucketOf), in name order.
+    [[nodiscard]] std::vector<std::string> zonesIn(uint32_t k) const;
     [[nodiscard]] size_t servedCount() const;
+    /// Zones listed (served or not).
+    [[nodiscard]] size_t size() const;
     [[nodiscard]] std::string digestHex() const;
     [[nodiscard]] std::string bucketsHex() const;
     /// Buckets [first, first + count) (ZoneDigest::bucketsHex).

@@ -675,9 +675,9 @@ private:
 
     void scanOnce(const std::stop_token& st, std::chrono::microseconds gap) {
         yieldToBacklog(st);
-        // Every zone's name, once, in order (a sorted vector: a set would cost a tree node more
-        // per zone for the whole pass). The listing itself goes as soon as its names are read.
-        std::vector<std::string> zones = served_.zones();
+        // Managed zones of the local pdns that the served table does not list yet (normally none:
+        // the sweep and the applies put every zone there). The listing goes as soon as it is read.
+        std::vector<std::string> unknown;
         {
             auto local = api_->listZones(std::nullopt, false);
             if (!local) {
@@ -685,50 +685,62 @@ private:
                 return;
             }
             for (auto& z : *local) {
-                if (z.account == kManagedAccount) zones.push_back(std::move(z.name));
+                if (z.account == kManagedAccount && served_.version(z.name) == 0) {
+                    unknown.push_back(std::move(z.name));
+                }
             }
         }
-        std::sort(zones.begin(), zones.end());
-        zones.erase(std::unique(zones.begin(), zones.end()), zones.end());
-        zones.shrink_to_fit();
         common::releaseFreedMemory();  // the listing (a zone object per zone)
         int failures_in_a_row = 0;
-        for (const auto& zone : zones) {
-            yieldToBacklog(st);
-            if (st.stop_requested()) return;
-            if (inHand(zone)) continue;
-            // An apply proved this zone within the interval: no second look yet. (During a
-            // bootstrap the scan would otherwise put several DNS queries per applied zone on the
-            // local pdns, which is the bottleneck there.)
-            const auto version = served_.version(zone);
-            if (version != 0 && applier_->verifiedWithin(zone, settings_.syncer.scan_interval)) {
-                continue;
+        for (const auto& zone : unknown) {
+            if (!scanZone(st, zone, gap, failures_in_a_row)) return;
+        }
+        unknown = {};
+        // Then every zone of the table, a digest bucket at a time: the pass never holds more than
+        // one bucket's names (~25 at 100,000 zones).
+        for (uint32_t k = 0; k < common::ZoneDigest::kBuckets; ++k) {
+            for (const auto& zone : served_.zonesIn(k)) {
+                if (!scanZone(st, zone, gap, failures_in_a_row)) return;
             }
-            auto fp = scan_dns_->apex(zone);
-            if (!fp && (fp.error().code == "network" || fp.error().code == "timeout")) {
-                if (++failures_in_a_row >= 3) {
-                    localDnsDown("the local pdns does not answer DNS: " + fp.error().message);
-                    return;
-                }
-                continue;
-            }
-            failures_in_a_row = 0;
-            if (local_dns_down_.exchange(false)) {
-                spdlog::info("the local pdns answers again; retrying parked zones now");
-                parking_.retryAllNow();
-            }
-            (void)served_.setIfVersion(
-                zone,
-                fp ? ServedState::from(*fp)
-                   : ServedState::missing("the local pdns does not serve it: " +
-                                          fp.error().message),
-                version);
-            std::this_thread::sleep_for(gap);
         }
         scanned_ = true;
         applier_->forgetVerified(settings_.syncer.scan_interval);
-        zones = {};
-        common::releaseFreedMemory();  // the zone names of this pass
+        common::releaseFreedMemory();
+    }
+
+    // One zone of the scan; false when the scan should end (a stop, the local pdns down).
+    bool scanZone(const std::stop_token& st, const std::string& zone, std::chrono::microseconds gap,
+                  int& failures_in_a_row) {
+        yieldToBacklog(st);
+        if (st.stop_requested()) return false;
+        if (inHand(zone)) return true;
+        // An apply proved this zone within the interval: no second look yet. (During a bootstrap
+        // the scan would otherwise put several DNS queries per applied zone on the local pdns,
+        // which is the bottleneck there.)
+        const auto version = served_.version(zone);
+        if (version != 0 && applier_->verifiedWithin(zone, settings_.syncer.scan_interval)) {
+            return true;
+        }
+        auto fp = scan_dns_->apex(zone);
+        if (!fp && (fp.error().code == "network" || fp.error().code == "timeout")) {
+            if (++failures_in_a_row >= 3) {
+                localDnsDown("the local pdns does not answer DNS: " + fp.error().message);
+                return false;
+            }
+            return true;
+        }
+        failures_in_a_row = 0;
+        if (local_dns_down_.exchange(false)) {
+            spdlog::info("the local pdns answers again; retrying parked zones now");
+            parking_.retryAllNow();
+        }
+        (void)served_.setIfVersion(
+            zone,
+            fp ? ServedState::from(*fp)
+               : ServedState::missing("the local pdns does not serve it: " + fp.error().message),
+            version);
+        std::this_thread::sleep_for(gap);
+        return true;
     }
 
     void localDnsDown(const std::string& why) {
@@ -779,7 +791,7 @@ private:
                 } else {
                     spdlog::info("resync of all zones requested");
                     sweep_thread_ = std::jthread([this](const std::stop_token& s) { sweep(s); });
-                    reply.accepted = served_.zones().size();
+                    reply.accepted = served_.size();
                 }
             } else {
                 for (const auto& zone : req->zones) {

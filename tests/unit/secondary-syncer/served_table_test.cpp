@@ -51,13 +51,21 @@ TEST(ServedTable, BucketsAndCountsFollowEveryChange) {
     for (const auto& [k, zones] : expected) {
         const auto reply = table.bucket(static_cast<uint32_t>(k));
         EXPECT_EQ(namesIn(reply), zones) << "bucket " << k;
+        EXPECT_EQ(table.zonesIn(static_cast<uint32_t>(k)),
+                  std::vector<std::string>(zones.begin(), zones.end()))
+            << "bucket " << k;  // what the scan walks: the same names, in order
         for (size_t i = 1; i < reply.zones.size(); ++i) {
             EXPECT_LT(reply.zones[i - 1].zone, reply.zones[i].zone);
         }
         listed += zones.size();
     }
     EXPECT_EQ(table.zones().size(), listed);
+    EXPECT_EQ(table.size(), listed);
     EXPECT_EQ(table.servedCount(), listed - 1);  // new.example. is not served
+    size_t walked = 0;
+    for (uint32_t k = 0; k < ZoneDigest::kBuckets; ++k) walked += table.zonesIn(k).size();
+    EXPECT_EQ(walked, listed);
+    EXPECT_TRUE(table.zonesIn(static_cast<uint32_t>(ZoneDigest::kBuckets)).empty());
 
     const auto newcomer = table.bucket(static_cast<uint32_t>(ZoneDigest::bucketOf("new.example.")));
     for (const auto& z : newcomer.zones) {
