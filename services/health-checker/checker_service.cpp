@@ -32,23 +32,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-/// What the primary was last seen serving for a zone, and the mirror sequence that look covers.
-struct PrimaryLook {
-    uint32_t serial = 0;
-    common::Hash128 content;
-    uint64_t sequence = 0;
-    common::Hash128 apex;
-    std::optional<uint32_t> expiry;
-
-    static PrimaryLook from(const common::ApexFingerprint& fp, uint64_t sequence) {
-        return PrimaryLook{.serial = fp.serial,
-                           .content = fp.contentHash(),
-                           .sequence = sequence,
-                           .apex = fp.hash(),
-                           .expiry = fp.earliestExpiry()};
-    }
-};
-
 struct CheckerMetrics {
     explicit CheckerMetrics(common::MetricsRegistry& r)
         : registry(r),
@@ -384,13 +367,9 @@ private:
             }
             auto event = common::parseZoneEvent(m->message.data);
             if (event) {
-                mirror_.apply(*event, m->sequence);
+                mirror_.apply(*event, m->sequence);  // a delete drops the primary's look too
                 ++generation_;
-                if (event->op == common::ZoneOp::Upsert) {
-                    queueProbe(event->zone, m->sequence);
-                } else {
-                    primary_.lock()->erase(event->zone);
-                }
+                if (event->op == common::ZoneOp::Upsert) queueProbe(event->zone, m->sequence);
             } else {
                 spdlog::warn("ignoring malformed zone event seq={} ({})", m->sequence,
                              event.error().message);
@@ -429,14 +408,10 @@ private:
             batch.swap(*probe_queue_.lock());
             for (const auto& [zone, sequence] : batch) {
                 if (st.stop_requested()) return;
-                {
-                    auto p = primary_.lock();
-                    auto it = p->find(zone);
-                    if (it != p->end() && it->second.sequence >= sequence) continue;
-                }
+                if (auto look = mirror_.look(zone); look && look->sequence >= sequence) continue;
                 auto fp = probe_dns_->apex(zone);
                 if (!fp) continue;  // not served by the primary: the next reconcile decides
-                (*primary_.lock())[zone] = PrimaryLook::from(*fp, sequence);
+                mirror_.setLook(zone, PrimaryLook::from(*fp, sequence));
                 ++generation_;
             }
         }
@@ -446,17 +421,14 @@ private:
 
     std::shared_ptr<const DesiredState> buildDesired() {
         auto desired = std::make_shared<DesiredState>();
-        // Under the mirror's lock, then the primary's (the only place holding both, always in
-        // this order): no copy of either per rebuild.
+        // Under the mirror's lock: no copy of it per rebuild.
         mirror_.forEach([&](const std::string& zone, const MirrorEntry& entry) {
             if (entry.op != common::ZoneOp::Upsert) return;
-            auto primary = primary_.lock();
-            auto it = primary->find(zone);
-            if (it == primary->end() || it->second.sequence < entry.sequence) {
+            if (!entry.look || entry.look->sequence < entry.sequence) {
                 desired->setUnknown(zone);
             } else {
-                desired->set(
-                    zone, DesiredZone{.serial = it->second.serial, .content = it->second.content});
+                desired->set(zone, DesiredZone{.serial = entry.look->serial,
+                                               .content = entry.look->content});
             }
         });
         desired_size_ = desired->size();
@@ -631,9 +603,7 @@ private:
                 auto fp = probe_dns_->apex(zone);
                 if (d && fp && d->served_serial && fp->contentHex() == d->served_content) {
                     verifier_.resolve(node, zone);
-                    // The mirror's lock is never taken under the primary's (buildDesired).
-                    const uint64_t sequence = mirror_.sequenceOf(zone);
-                    (*primary_.lock())[zone] = PrimaryLook::from(*fp, sequence);
+                    mirror_.setLook(zone, PrimaryLook::from(*fp, mirror_.sequenceOf(zone)));
                     ++generation_;
                     continue;
                 }
@@ -738,53 +708,63 @@ private:
     }
 
     void pass(const std::stop_token& st) {
-        // The mirror as it was before the listing: the sequences conditional publishes expect.
-        const auto mirror = mirror_.snapshot();
+        // Events after this one are newer than the listing read below: this pass leaves their
+        // zones alone (planned against the listing, a publish could put older data over them).
+        // The next pass sees them. Nothing of the mirror is copied for the pass.
+        const uint64_t horizon = mirror_.lastSequence();
         const bool canary = canaryOk();
-        auto listing = api_->listZones(std::nullopt, /*dnssec=*/true);
-        if (!listing) {
-            metrics_.failed_passes.inc();
-            *last_error_.lock() = "cannot list the primary's zones: " + listing.error().message;
-            spdlog::warn("{}", *last_error_.lock());
-            return;
-        }
-        last_error_.lock()->clear();
         std::vector<PrimaryZone> primary;
-        primary.reserve(listing->size());
-        std::map<std::string, PrimaryLook> looks;
-        for (const auto& z : *listing) {
+        {
+            auto listing = api_->listZones(std::nullopt, /*dnssec=*/true);
+            if (!listing) {
+                metrics_.failed_passes.inc();
+                *last_error_.lock() = "cannot list the primary's zones: " + listing.error().message;
+                spdlog::warn("{}", *last_error_.lock());
+                return;
+            }
+            last_error_.lock()->clear();
+            primary.reserve(listing->size());
+            for (auto& z : *listing) {
+                primary.push_back(PrimaryZone{.name = std::move(z.name),
+                                              .serial = z.edited_serial.value_or(z.serial),
+                                              .apex = {},
+                                              .content = {},
+                                              .expiry = {},
+                                              .dnssec = z.dnssec});
+            }
+        }
+        common::releaseFreedMemory();  // the listing: a zone object per zone
+        for (auto& p : primary) {
             if (st.stop_requested()) return;
-            PrimaryZone p{.name = z.name, .serial = z.edited_serial.value_or(z.serial), .apex = {}};
             std::optional<common::ApexFingerprint> fp;
-            if (z.dnssec) {
+            if (p.dnssec) {
                 // Signed zones: key changes and re-signing keep the serial, so read the apex
                 // fingerprint the primary serves. The serial comes with it, consistently.
-                if (auto a = dns_->apex(z.name)) fp = std::move(*a);
+                if (auto a = dns_->apex(p.name)) fp = std::move(*a);
             } else {
                 fp = unsignedFingerprint(p.serial);
             }
-            if (fp) {
-                p.serial = fp->serial;
-                p.apex = fp->hash();
-                p.content = fp->contentHash();
-                p.expiry = fp->earliestExpiry();
-                auto m = mirror.find(z.name);
-                looks[z.name] = PrimaryLook::from(*fp, m == mirror.end() ? 0 : m->second.sequence);
-            }
-            primary.push_back(std::move(p));
-        }
-        {
-            auto p = primary_.lock();
-            for (const auto& [zone, look] : looks) {
-                auto& current = (*p)[zone];
-                if (current.sequence <= look.sequence) current = look;
+            if (!fp) continue;
+            p.serial = fp->serial;
+            p.apex = fp->hash();
+            p.content = fp->contentHash();
+            p.expiry = fp->earliestExpiry();
+            // The look covers the zone's event as of the horizon (a later one stays unknown
+            // until the probe looks again).
+            const uint64_t sequence = mirror_.sequenceOf(p.name);
+            if (sequence != 0 && sequence <= horizon) {
+                mirror_.setLook(p.name, PrimaryLook::from(*fp, sequence), /*only_if_newer=*/true);
             }
         }
         ++generation_;
         if (settings_.nsec3_policy && leadership_->leading()) {
-            applyNsec3Policy(*listing, looks, mirror, st);
+            applyNsec3Policy(primary, horizon, st);
         }
-        auto plan = reconciler_.plan(primary, canary, mirror);
+        ReconcilePlan plan;
+        mirror_.withEntries([&](const std::map<std::string, MirrorEntry>& mirror) {
+            plan = reconciler_.plan(primary, canary, mirror, horizon);
+        });
+        primary = {};
         for (const auto& zone : plan.newly_held) {
             spdlog::error("zone '{}' vanished from the primary; deletion held ({})", zone,
                           reconciler_.holdReason());
@@ -803,7 +783,7 @@ private:
             publish(p);
             std::this_thread::sleep_for(gap);
         }
-        purgeTombstones(mirror);
+        purgeTombstones();
         metrics_.passes.inc();
     }
 
@@ -811,17 +791,15 @@ private:
     // parameters through the primary's API (never narrow), then an upsert with cause `policy`
     // so every secondary transfers the re-chained zone (serial and apex stay the same). Each zone
     // is looked at once per content change.
-    void applyNsec3Policy(const std::vector<common::PdnsZoneInfo>& listing,
-                          const std::map<std::string, PrimaryLook>& looks,
-                          const std::map<std::string, MirrorEntry>& mirror,
+    void applyNsec3Policy(const std::vector<PrimaryZone>& primary, uint64_t horizon,
                           const std::stop_token& st) {
-        for (const auto& z : listing) {
+        for (const auto& z : primary) {
             if (st.stop_requested()) return;
-            if (!z.dnssec) continue;
-            auto look = looks.find(z.name);
-            if (look == looks.end()) continue;
+            if (!z.dnssec || !z.content) continue;
             auto& checked = nsec3_checked_[z.name];
-            if (checked == look->second.content) continue;
+            if (checked == z.content) continue;
+            const uint64_t sequence = mirror_.sequenceOf(z.name);
+            if (sequence > horizon) continue;  // changed since the listing: the next pass
             auto full = api_->getZone(z.name);
             if (!full) {
                 spdlog::warn("NSEC3 policy: cannot read zone '{}' ({})", z.name,
@@ -829,7 +807,7 @@ private:
                 continue;
             }
             if (!full->dnssec || !full->nsec3param.empty()) {
-                checked = look->second.content;
+                checked = z.content;
                 continue;
             }
             if (auto s = api_->setNsec3Param(z.name, settings_.nsec3_param); !s) {
@@ -842,23 +820,18 @@ private:
             // pdns bumps the serial (SOA-EDIT-API) but leaves its packet cache alone here.
             (void)api_->flushCache(z.name);
             auto fp = dns_->apex(z.name);
-            checked = fp ? fp->contentHash() : look->second.content;
-            auto m = mirror.find(z.name);
+            checked = fp ? fp->contentHash() : *z.content;
             const common::ZoneEvent event{
                 .zone = z.name,
                 .op = common::ZoneOp::Upsert,
-                .serial = fp ? fp->serial : look->second.serial,
+                .serial = fp ? fp->serial : z.serial,
                 .apex = fp ? std::optional<std::string>(fp->hex()) : std::nullopt,
                 .cause = common::EventCause::Policy,
                 .at = common::rfc3339Millis(clock_.system()),
                 .content = fp ? std::optional<std::string>(fp->contentHex()) : std::nullopt,
                 .expiry = fp ? fp->earliestExpiry() : std::nullopt};
-            if (fp) {
-                (*primary_.lock())[z.name] =
-                    PrimaryLook::from(*fp, m == mirror.end() ? 0 : m->second.sequence);
-            }
-            publish(PlannedPublish{
-                .event = event, .expected_sequence = m == mirror.end() ? 0 : m->second.sequence});
+            if (fp && sequence != 0) mirror_.setLook(z.name, PrimaryLook::from(*fp, sequence));
+            publish(PlannedPublish{.event = event, .expected_sequence = sequence});
         }
     }
 
@@ -875,12 +848,7 @@ private:
         const auto gap = std::chrono::microseconds{1'000'000 / settings_.publish_rate};
         for (const auto& due : freshness_.takeDue(static_cast<size_t>(settings_.publish_rate))) {
             if (st.stop_requested() || !leadership_->leading()) return;
-            std::optional<PrimaryLook> look;
-            {
-                auto p = primary_.lock();
-                auto it = p->find(due.zone);
-                if (it != p->end()) look = it->second;
-            }
+            const auto look = mirror_.look(due.zone);
             if (!look) continue;  // gone from the primary: the reconcile decides
             const common::ZoneEvent event{.zone = due.zone,
                                           .op = common::ZoneOp::Upsert,
@@ -901,19 +869,19 @@ private:
 
     // Tombstones (DESIGN §7): a delete event older than tombstone_age that every durable
     // consumer covering its subject has acked is purged — only that message, never a newer one.
-    void purgeTombstones(const std::map<std::string, MirrorEntry>& mirror) {
+    void purgeTombstones() {
         const auto now = clock_.system();
         std::vector<Tombstone> candidates;
-        for (const auto& [zone, entry] : mirror) {
-            if (entry.op != common::ZoneOp::Delete) continue;
+        mirror_.forEach([&](const std::string& zone, const MirrorEntry& entry) {
+            if (entry.op != common::ZoneOp::Delete) return;
             const auto& at = entry.at;
-            if (!at || now - *at < settings_.tombstone_age) continue;
+            if (!at || now - *at < settings_.tombstone_age) return;
             candidates.push_back(
                 Tombstone{.zone = zone,
                           .subject = common::zoneEventSubject(settings_.group, zone),
                           .sequence = entry.sequence,
                           .at = *at});
-        }
+        });
         if (candidates.empty()) return;
         auto floors = bus_->consumerFloors("PDNS_ZONES");
         if (!floors) {
@@ -981,7 +949,6 @@ private:
     std::unique_ptr<common::StreamReader> reader_;
     std::unique_ptr<common::SyncSubscription> heartbeat_sub_;
     std::unique_ptr<common::SyncSubscription> applied_sub_;
-    common::Guarded<std::map<std::string, PrimaryLook>> primary_;
     std::map<std::string, std::optional<common::Hash128>> nsec3_checked_;  // reconcile thread
     common::Guarded<std::map<std::string, uint64_t>> probe_queue_;
     std::mutex probe_mutex_;  // only for probe_cv_

@@ -1,19 +1,62 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "reconciler.hpp"
 
+#include <algorithm>
+#include <string_view>
+
 #include <fmt/format.h>
 
 namespace pdns_distribute::health_checker {
 
+PrimaryLook PrimaryLook::from(const common::ApexFingerprint& fp, uint64_t sequence) {
+    return PrimaryLook{.serial = fp.serial,
+                       .content = fp.contentHash(),
+                       .sequence = sequence,
+                       .apex = fp.hash(),
+                       .expiry = fp.earliestExpiry()};
+}
+
 void ZoneMirror::apply(const common::ZoneEvent& event, uint64_t sequence) {
     std::lock_guard lock(mutex_);
-    entries_[event.zone] = MirrorEntry{.op = event.op,
-                                       .serial = event.serial,
-                                       .apex = common::hashOf(event.apex),
-                                       .sequence = sequence,
-                                       .content = common::hashOf(event.content),
-                                       .expiry = event.expiry,
-                                       .at = common::parseRfc3339(event.at)};
+    auto& entry = entries_[event.zone];
+    std::optional<PrimaryLook> look;
+    if (event.op == common::ZoneOp::Upsert) look = entry.look;
+    last_sequence_ = std::max(last_sequence_, sequence);
+    entry = MirrorEntry{.op = event.op,
+                        .serial = event.serial,
+                        .apex = common::hashOf(event.apex),
+                        .sequence = sequence,
+                        .content = common::hashOf(event.content),
+                        .expiry = event.expiry,
+                        .at = common::parseRfc3339(event.at),
+                        .look = look};
+}
+
+void ZoneMirror::withEntries(
+    const std::function<void(const std::map<std::string, MirrorEntry>&)>& fn) const {
+    std::lock_guard lock(mutex_);
+    fn(entries_);
+}
+
+uint64_t ZoneMirror::lastSequence() const {
+    std::lock_guard lock(mutex_);
+    return last_sequence_;
+}
+
+void ZoneMirror::setLook(const std::string& zone, const PrimaryLook& look, bool only_if_newer) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(zone);
+    if (it == entries_.end()) return;
+    auto& kept = it->second.look;
+    if (only_if_newer && kept && kept->sequence > look.sequence) return;
+    kept = look;
+}
+
+std::optional<PrimaryLook> ZoneMirror::look(const std::string& zone) const {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(zone);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second.look;
 }
 
 std::map<std::string, MirrorEntry> ZoneMirror::snapshot() const {
@@ -45,13 +88,20 @@ size_t ZoneMirror::size() const {
 }
 
 ReconcilePlan Reconciler::plan(const std::vector<PrimaryZone>& primary, bool canary_ok,
-                               const std::map<std::string, MirrorEntry>& mirror) {
+                               const std::map<std::string, MirrorEntry>& mirror, uint64_t horizon) {
     ReconcilePlan plan;
     const auto at = common::rfc3339Millis(clock_.system());
-    std::set<std::string> listed;
+    // The listed names, sorted (views into `primary`: a set would copy every name).
+    std::vector<std::string_view> listed;
+    listed.reserve(primary.size());
+    for (const auto& z : primary) listed.emplace_back(z.name);
+    std::sort(listed.begin(), listed.end());
+    const auto isListed = [&](std::string_view zone) {
+        return std::binary_search(listed.begin(), listed.end(), zone);
+    };
     for (const auto& z : primary) {
-        listed.insert(z.name);
         auto it = mirror.find(z.name);
+        if (it != mirror.end() && it->second.sequence > horizon) continue;  // newer than the list
         const bool in_sync = it != mirror.end() && it->second.op == common::ZoneOp::Upsert &&
                              it->second.serial == z.serial &&
                              (!z.apex || it->second.apex == z.apex);
@@ -82,14 +132,14 @@ ReconcilePlan Reconciler::plan(const std::vector<PrimaryZone>& primary, bool can
     std::vector<std::string> gone;
     size_t live = 0;
     for (const auto& [zone, entry] : mirror) {
-        if (entry.op != common::ZoneOp::Upsert) continue;
+        if (entry.op != common::ZoneOp::Upsert || entry.sequence > horizon) continue;
         ++live;
-        if (!listed.contains(zone)) gone.push_back(zone);
+        if (!isListed(zone)) gone.push_back(zone);
     }
 
     std::lock_guard lock(mutex_);
     // Zones that came back are no longer candidates.
-    std::erase_if(held_, [&](const std::string& z) { return listed.contains(z); });
+    std::erase_if(held_, [&](const std::string& z) { return isListed(z); });
     if (held_.empty()) hold_reason_.clear();
 
     std::string reason;

@@ -7,26 +7,40 @@ namespace pdns_distribute::health_checker {
 
 DesiredState::DesiredState() : buckets_(common::ZoneDigest::kBuckets) {}
 
+namespace {
+
+bool nameBefore(const std::pair<std::string, DesiredZone>& entry, const std::string& zone) {
+    return entry.first < zone;
+}
+
+}  // namespace
+
 void DesiredState::set(const std::string& zone, DesiredZone z) {
     auto& b = buckets_[common::ZoneDigest::bucketOf(zone)];
-    auto it = b.find(zone);
-    if (it != b.end()) {
+    // Zones mostly come in name order (from the mirror): then this appends.
+    auto it = std::lower_bound(b.begin(), b.end(), zone, nameBefore);
+    if (it != b.end() && it->first == zone) {
         digest_.toggle(zone, it->second.content);
+        it->second = z;
     } else {
         ++size_;
+        b.emplace(it, zone, z);
     }
     digest_.toggle(zone, z.content);
-    b[zone] = z;
     unknown_.erase(zone);
+}
+
+const DesiredZone* DesiredState::find(const Bucket& bucket, const std::string& zone) {
+    auto it = std::lower_bound(bucket.begin(), bucket.end(), zone, nameBefore);
+    return it != bucket.end() && it->first == zone ? &it->second : nullptr;
 }
 
 void DesiredState::setUnknown(const std::string& zone) { unknown_.insert(zone); }
 
 std::optional<DesiredZone> DesiredState::find(const std::string& zone) const {
-    const auto& b = buckets_[common::ZoneDigest::bucketOf(zone)];
-    auto it = b.find(zone);
-    if (it == b.end()) return std::nullopt;
-    return it->second;
+    const DesiredZone* z = find(buckets_[common::ZoneDigest::bucketOf(zone)], zone);
+    if (z == nullptr) return std::nullopt;
+    return *z;
 }
 
 bool Verifier::active(const Node& n) const {
@@ -94,20 +108,19 @@ std::vector<Divergence> Verifier::compareBucket(const std::string& node,
         if (common::ZoneDigest::bucketOf(z.zone) != reply.bucket) continue;  // not from this bucket
         seen.insert(z.zone);
         if (desired.unknown(z.zone)) continue;
-        auto w = wanted.find(z.zone);
+        const DesiredZone* w = DesiredState::find(wanted, z.zone);
         const bool served = z.serial.has_value() && z.content.has_value();
-        if (w == wanted.end()) {
+        if (w == nullptr) {
             if (!served) continue;  // neither wanted nor served: nothing to fix
-        } else if (served && common::Hash128::fromHex(*z.content) == w->second.content) {
+        } else if (served && common::Hash128::fromHex(*z.content) == w->content) {
             continue;
         }
         found[z.zone] = Divergence{
             .node = node,
             .zone = z.zone,
-            .wanted_serial =
-                w == wanted.end() ? std::nullopt : std::optional<uint32_t>(w->second.serial),
+            .wanted_serial = w == nullptr ? std::nullopt : std::optional<uint32_t>(w->serial),
             .served_serial = served ? z.serial : std::nullopt,
-            .wanted_content = w == wanted.end() ? std::string{} : w->second.content.hex(),
+            .wanted_content = w == nullptr ? std::string{} : w->content.hex(),
             .served_content = z.content.value_or(""),
             .error = z.error,
             .first_seen = now,

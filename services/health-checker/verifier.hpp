@@ -37,16 +37,20 @@ public:
     void set(const std::string& zone, DesiredZone z);
     void setUnknown(const std::string& zone);
 
+    /// A bucket's zones in name order (a sorted vector: a tree node per zone would cost more
+    /// than the zone's own entry).
+    using Bucket = std::vector<std::pair<std::string, DesiredZone>>;
+
     [[nodiscard]] const common::ZoneDigest& digest() const { return digest_; }
-    [[nodiscard]] const std::map<std::string, DesiredZone>& bucket(size_t k) const {
-        return buckets_.at(k);
-    }
+    [[nodiscard]] const Bucket& bucket(size_t k) const { return buckets_.at(k); }
+    /// The zone's entry in its bucket, nullptr when not wanted.
+    [[nodiscard]] static const DesiredZone* find(const Bucket& bucket, const std::string& zone);
     [[nodiscard]] bool unknown(const std::string& zone) const { return unknown_.contains(zone); }
     [[nodiscard]] std::optional<DesiredZone> find(const std::string& zone) const;
     [[nodiscard]] size_t size() const { return size_; }
 
 private:
-    std::vector<std::map<std::string, DesiredZone>> buckets_;
+    std::vector<Bucket> buckets_;
     std::set<std::string> unknown_;
     common::ZoneDigest digest_;
     size_t size_ = 0;

@@ -53,6 +53,27 @@ protected:
     Reconciler reconciler_{ReconcilerSettings{.hold_percent = 1, .hold_zones = 100}, clock_};
 };
 
+// A pass plans against the live mirror: zones whose event came after the horizon (the last
+// sequence applied before the listing was read) are left to the next pass - neither a publish of
+// the older listing over them nor a deletion of a zone the listing predates.
+TEST_F(ReconcilerTest, EventsAfterTheHorizon_LeftToTheNextPass) {
+    auto primary = primaryOf(200);
+    auto mirror = mirrorOf(200);  // sequences 10..209
+    primary[0].serial = 2;        // the listing differs from z0's event (sequence 10)
+    primary[1].serial = 2;        // and from z1's, whose newer event 300 came after the horizon
+    mirror["z1.test."].sequence = 300;
+    mirror["new.test."] = live(1, "a", 301);  // created after the listing was read
+    primary.pop_back();                       // z199 is gone from the listing (sequence 209)
+    const auto plan = reconciler_.plan(primary, true, mirror, /*horizon=*/250);
+    ASSERT_EQ(plan.publishes.size(), 2u);
+    EXPECT_EQ(plan.publishes[0].event.zone, "z0.test.");
+    EXPECT_EQ(plan.publishes[0].expected_sequence, 10u);
+    EXPECT_EQ(plan.publishes[1].event.zone, "z199.test.");
+    EXPECT_EQ(plan.publishes[1].event.op, ZoneOp::Delete);
+    // Without a horizon the same inputs would also republish z1 and delete new.test.
+    EXPECT_EQ(reconciler_.plan(primary, true, mirror).publishes.size(), 4u);
+}
+
 TEST_F(ReconcilerTest, InSync_PublishesNothing) {
     const auto plan = reconciler_.plan(primaryOf(5), true, mirrorOf(5));
     EXPECT_TRUE(plan.publishes.empty());
@@ -252,6 +273,49 @@ TEST_F(ReconcilerTest, Mirror_KeepsBytesAndParsedTimes_AMalformedApexIsRepublish
     EXPECT_EQ(plan.publishes[0].event.zone, "b.test.");
     EXPECT_EQ(plan.publishes[0].event.apex, hx("a"));
     EXPECT_EQ(plan.publishes[0].expected_sequence, 8u);
+}
+
+// The primary's look lives in the zone's mirror entry: kept across upserts (its sequence then
+// says it covers an older event), dropped by a delete, never recorded for a zone the mirror does
+// not have, and a pass's look (only_if_newer) never replaces one covering a later event.
+TEST(ZoneMirrorLook, KeptAcrossUpserts_DroppedByDeletes_OnlyForMirroredZones) {
+    ZoneMirror mirror;
+    auto event = [](ZoneOp op, uint32_t serial) {
+        return common::ZoneEvent{.zone = "a.test.",
+                                 .op = op,
+                                 .serial = serial,
+                                 .apex = std::nullopt,
+                                 .cause = common::EventCause::Api,
+                                 .at = "2026-01-02T03:04:05.678Z"};
+    };
+    const PrimaryLook look{.serial = 1, .content = h("c1"), .sequence = 5, .apex = h("a1")};
+    mirror.setLook("a.test.", look);
+    EXPECT_FALSE(mirror.look("a.test.")) << "no event yet: nothing to cover";
+
+    mirror.apply(event(ZoneOp::Upsert, 1), 5);
+    mirror.setLook("a.test.", look);
+    ASSERT_TRUE(mirror.look("a.test."));
+    EXPECT_EQ(mirror.look("a.test.")->content, h("c1"));
+
+    mirror.apply(event(ZoneOp::Upsert, 2), 9);
+    ASSERT_TRUE(mirror.look("a.test.")) << "kept across an upsert";
+    EXPECT_EQ(mirror.look("a.test.")->sequence, 5u);
+
+    PrimaryLook newer = look;
+    newer.sequence = 9;
+    newer.content = h("c2");
+    mirror.setLook("a.test.", newer);
+    PrimaryLook stale = look;  // a pass that read the mirror before event 9
+    stale.content = h("c0");
+    mirror.setLook("a.test.", stale, /*only_if_newer=*/true);
+    EXPECT_EQ(mirror.look("a.test.")->content, h("c2"));
+    mirror.setLook("a.test.", stale);  // a probe or a confirmed look replaces it
+    EXPECT_EQ(mirror.look("a.test.")->content, h("c0"));
+
+    mirror.apply(event(ZoneOp::Delete, 2), 10);
+    EXPECT_FALSE(mirror.look("a.test.")) << "dropped by a delete";
+    mirror.apply(event(ZoneOp::Upsert, 3), 11);
+    EXPECT_FALSE(mirror.look("a.test.")) << "a zone created again is looked at afresh";
 }
 
 }  // namespace

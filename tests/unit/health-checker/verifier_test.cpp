@@ -308,5 +308,36 @@ TEST(LeadershipTest, OverwrittenLockIsLost) {
     EXPECT_EQ(a.holder(), "intruder");
 }
 
+// The desired state keeps each bucket as a sorted vector: zones set in any order, or set again,
+// are found, kept in name order, counted once, and the digest holds each zone's latest content.
+TEST(DesiredState, AnyOrderAndReplacements_SortedCountedOnceLatestContent) {
+    DesiredState desired;
+    std::vector<std::string> names;
+    for (int i = 0; i < 3000; ++i) names.push_back(fmt::format("z{}.test.", (i * 7919) % 3000));
+    for (const auto& n : names) desired.set(n, {.serial = 1, .content = h("old")});
+    for (int i = 0; i < 3000; i += 2) {
+        desired.set(fmt::format("z{}.test.", i), {.serial = 2, .content = h("new")});
+    }
+    EXPECT_EQ(desired.size(), 3000u);
+    ZoneDigest expected;
+    size_t listed = 0;
+    for (int i = 0; i < 3000; ++i) {
+        const auto zone = fmt::format("z{}.test.", i);
+        expected.toggle(zone, hx(i % 2 == 0 ? "new" : "old"));
+        const auto z = desired.find(zone);
+        ASSERT_TRUE(z.has_value()) << zone;
+        EXPECT_EQ(z->serial, i % 2 == 0 ? 2u : 1u);
+    }
+    EXPECT_EQ(desired.digest(), expected);
+    for (size_t k = 0; k < ZoneDigest::kBuckets; ++k) {
+        const auto& b = desired.bucket(k);
+        listed += b.size();
+        for (size_t i = 1; i < b.size(); ++i) EXPECT_LT(b[i - 1].first, b[i].first);
+        for (const auto& [zone, z] : b) EXPECT_EQ(ZoneDigest::bucketOf(zone), k);
+    }
+    EXPECT_EQ(listed, 3000u);
+    EXPECT_FALSE(desired.find("missing.test."));
+}
+
 }  // namespace
 }  // namespace pdns_distribute::health_checker
