@@ -714,26 +714,23 @@ private:
         const uint64_t horizon = mirror_.lastSequence();
         const bool canary = canaryOk();
         std::vector<PrimaryZone> primary;
-        {
-            auto listing = api_->listZones(std::nullopt, /*dnssec=*/true);
-            if (!listing) {
-                metrics_.failed_passes.inc();
-                *last_error_.lock() = "cannot list the primary's zones: " + listing.error().message;
-                spdlog::warn("{}", *last_error_.lock());
-                return;
-            }
-            last_error_.lock()->clear();
-            primary.reserve(listing->size());
-            for (auto& z : *listing) {
-                primary.push_back(PrimaryZone{.name = std::move(z.name),
-                                              .serial = z.edited_serial.value_or(z.serial),
-                                              .apex = {},
-                                              .content = {},
-                                              .expiry = {},
-                                              .dnssec = z.dnssec});
-            }
+        const auto listed = api_->forEachZone(/*dnssec=*/true, [&](common::PdnsZoneInfo&& z) {
+            primary.push_back(PrimaryZone{.name = std::move(z.name),
+                                          .serial = z.edited_serial.value_or(z.serial),
+                                          .apex = {},
+                                          .content = {},
+                                          .expiry = {},
+                                          .dnssec = z.dnssec});
+        });
+        common::releaseFreedMemory();  // the listing's HTTP body
+        if (!listed) {
+            metrics_.failed_passes.inc();
+            *last_error_.lock() = "cannot list the primary's zones: " + listed.error().message;
+            spdlog::warn("{}", *last_error_.lock());
+            return;
         }
-        common::releaseFreedMemory();  // the listing: a zone object per zone
+        last_error_.lock()->clear();
+        primary.shrink_to_fit();
         for (auto& p : primary) {
             if (st.stop_requested()) return;
             std::optional<common::ApexFingerprint> fp;

@@ -676,21 +676,18 @@ private:
     void scanOnce(const std::stop_token& st, std::chrono::microseconds gap) {
         yieldToBacklog(st);
         // Managed zones of the local pdns that the served table does not list yet (normally none:
-        // the sweep and the applies put every zone there). The listing goes as soon as it is read.
+        // the sweep and the applies put every zone there). The listing is read zone by zone.
         std::vector<std::string> unknown;
-        {
-            auto local = api_->listZones(std::nullopt, false);
-            if (!local) {
-                localDnsDown("the local PowerDNS API does not answer: " + local.error().message);
-                return;
+        const auto listed = api_->forEachZone(false, [&](common::PdnsZoneInfo&& z) {
+            if (z.account == kManagedAccount && served_.version(z.name) == 0) {
+                unknown.push_back(std::move(z.name));
             }
-            for (auto& z : *local) {
-                if (z.account == kManagedAccount && served_.version(z.name) == 0) {
-                    unknown.push_back(std::move(z.name));
-                }
-            }
+        });
+        common::releaseFreedMemory();  // the listing's HTTP body
+        if (!listed) {
+            localDnsDown("the local PowerDNS API does not answer: " + listed.error().message);
+            return;
         }
-        common::releaseFreedMemory();  // the listing (a zone object per zone)
         int failures_in_a_row = 0;
         for (const auto& zone : unknown) {
             if (!scanZone(st, zone, gap, failures_in_a_row)) return;

@@ -438,8 +438,8 @@ Result<PdnsServerInfo> HttpPdnsApi::serverInfo() {
     return info;
 }
 
-Result<std::vector<PdnsZoneInfo>> HttpPdnsApi::listZones(std::optional<std::string> zone,
-                                                         bool dnssec) {
+Status HttpPdnsApi::listInto(const std::optional<std::string>& zone, bool dnssec,
+                             const std::function<void(PdnsZoneInfo&&)>& sink) {
     const std::string action =
         zone ? fmt::format("list PowerDNS zone '{}'", *zone) : std::string{"list PowerDNS zones"};
     std::string path = fmt::format("/zones?dnssec={}", dnssec ? "true" : "false");
@@ -451,14 +451,13 @@ Result<std::vector<PdnsZoneInfo>> HttpPdnsApi::listZones(std::optional<std::stri
     // Each zone object is converted as soon as it is parsed and dropped from the document, so a
     // listing of 100,000 zones never exists as a whole JSON tree (~1.5 KB per zone, ten times the
     // zone's info).
-    std::vector<PdnsZoneInfo> zones;
     std::optional<Error> bad;
     const json::parser_callback_t each = [&](int depth, json::parse_event_t event, json& parsed) {
         if (depth != 1 || event != json::parse_event_t::object_end) return true;
         if (!bad) {
             auto z = parsePdnsZone(parsed);
             if (z) {
-                zones.push_back(std::move(*z));
+                sink(std::move(*z));
             } else {
                 bad = std::move(z).error();
             }
@@ -480,7 +479,26 @@ Result<std::vector<PdnsZoneInfo>> HttpPdnsApi::listZones(std::optional<std::stri
         return Error{fmt::format("cannot {} (malformed zone object (not a JSON object))", action),
                      "malformed"};
     }
+    return {};
+}
+
+Status PdnsApi::forEachZone(bool dnssec, const std::function<void(PdnsZoneInfo&&)>& sink) {
+    auto zones = listZones(std::nullopt, dnssec);
+    if (!zones) return std::move(zones).error();
+    for (auto& z : *zones) sink(std::move(z));
+    return {};
+}
+
+Result<std::vector<PdnsZoneInfo>> HttpPdnsApi::listZones(std::optional<std::string> zone,
+                                                         bool dnssec) {
+    std::vector<PdnsZoneInfo> zones;
+    auto s = listInto(zone, dnssec, [&](PdnsZoneInfo&& z) { zones.push_back(std::move(z)); });
+    if (!s) return std::move(s).error();
     return zones;
+}
+
+Status HttpPdnsApi::forEachZone(bool dnssec, const std::function<void(PdnsZoneInfo&&)>& sink) {
+    return listInto(std::nullopt, dnssec, sink);
 }
 
 Result<PdnsZoneInfo> HttpPdnsApi::getZone(std::string_view zone) {

@@ -326,6 +326,37 @@ TEST_F(ListZonesTest, ManyZones_AllParsedInOrder) {
     EXPECT_EQ(zones->back().tsig_master_key_ids, std::vector<std::string>{"k1."});
 }
 
+// forEachZone hands over the same zones as listZones, in order, without a list of them all; a
+// listing that turns out malformed is an error (the zones handed over before it are the caller's
+// to drop).
+TEST_F(ListZonesTest, ForEachZone_SameZonesInOrder_MalformedIsAnError) {
+    json listing = json::array();
+    for (int i = 0; i < 300; ++i) {
+        auto z = json::parse(kGetZoneSlave);
+        z["name"] = z["id"] = "z" + std::to_string(i) + ".example.";
+        listing.push_back(z);
+    }
+    body_ = listing.dump();
+    PdnsApiSettings s;
+    s.url = "http://127.0.0.1:" + std::to_string(port_);
+    s.api_key_file = writeKey("k");
+    HttpPdnsApi api(s);
+    std::vector<std::string> names;
+    const auto ok = api.forEachZone(false, [&](PdnsZoneInfo&& z) { names.push_back(z.name); });
+    ASSERT_TRUE(ok) << ok.error().message;
+    ASSERT_EQ(names.size(), 300u);
+    EXPECT_EQ(names.front(), "z0.example.");
+    EXPECT_EQ(names.back(), "z299.example.");
+
+    listing.push_back(42);  // not a zone object
+    body_ = listing.dump();
+    size_t handed = 0;
+    const auto bad = api.forEachZone(false, [&](PdnsZoneInfo&&) { ++handed; });
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, "malformed");
+    EXPECT_EQ(handed, 300u);
+}
+
 TEST_F(ListZonesTest, VerbatimListings_Parsed) {
     const auto with = list(kListDnssecTrue);
     ASSERT_TRUE(with) << with.error().message;

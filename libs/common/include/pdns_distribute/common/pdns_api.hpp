@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,6 +71,11 @@ public:
     /// GET /zones (dnssec flag), optionally filtered by exact zone name.
     [[nodiscard]] virtual Result<std::vector<PdnsZoneInfo>> listZones(
         std::optional<std::string> zone, bool dnssec) = 0;
+    /// GET /zones (dnssec flag), every zone handed to `sink` as soon as it is read, so no list of
+    /// them all is built (at 100,000 zones that list is ~40 MB). On an error some zones may have
+    /// been handed over already. This default lists first (fakes).
+    [[nodiscard]] virtual Status forEachZone(bool dnssec,
+                                             const std::function<void(PdnsZoneInfo&&)>& sink);
     /// GET /zones/<id>?rrsets=false. Error code "not-found" on 404.
     [[nodiscard]] virtual Result<PdnsZoneInfo> getZone(std::string_view zone) = 0;
     /// POST /zones with kind Slave, masters, account, soa_edit NONE.
@@ -103,6 +109,8 @@ public:
     [[nodiscard]] Result<PdnsServerInfo> serverInfo() override;
     [[nodiscard]] Result<std::vector<PdnsZoneInfo>> listZones(std::optional<std::string> zone,
                                                               bool dnssec) override;
+    [[nodiscard]] Status forEachZone(bool dnssec,
+                                     const std::function<void(PdnsZoneInfo&&)>& sink) override;
     [[nodiscard]] Result<PdnsZoneInfo> getZone(std::string_view zone) override;
     [[nodiscard]] Status createSecondaryZone(const SecondaryZoneSpec& spec) override;
     [[nodiscard]] Status updateSecondaryZone(const SecondaryZoneSpec& spec) override;
@@ -117,6 +125,9 @@ public:
     struct Impl;
 
 private:
+    [[nodiscard]] Status listInto(const std::optional<std::string>& zone, bool dnssec,
+                                  const std::function<void(PdnsZoneInfo&&)>& sink);
+
     std::unique_ptr<Impl> impl_;
 };
 
