@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include <pdns_distribute/common/guarded.hpp>
+#include <pdns_distribute/common/json_array_splitter.hpp>
 #include <pdns_distribute/common/zone_key.hpp>
 
 namespace pdns_distribute::common {
@@ -333,6 +334,45 @@ struct HttpPdnsApi::Impl {
         return reply;
     }
 
+    /// Like exchange() for a GET, but a 200 answer's body goes to `on_chunk` as it arrives and is
+    /// never held whole; `on_chunk` returning false cancels the request (Error code "canceled").
+    /// Other answers keep their body (64 KiB at most) for the error message.
+    Result<HttpReply> exchangeStreaming(const std::string& path,
+                                        const std::function<bool(std::string_view)>& on_chunk) {
+        constexpr size_t kErrorBodyMax = size_t{64} * 1024;
+        httplib::Request req;
+        req.method = "GET";
+        req.path = base_path + path;
+        int status = 0;
+        bool canceled = false;
+        std::string other;
+        req.response_handler = [&](const httplib::Response& r) {
+            status = r.status;
+            return true;
+        };
+        req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+            if (status != 200) {
+                other.append(data,
+                             std::min(n, kErrorBodyMax - std::min(kErrorBodyMax, other.size())));
+                return true;
+            }
+            if (on_chunk(std::string_view(data, n))) return true;
+            canceled = true;
+            return false;
+        };
+        auto client = acquire();
+        auto res = client->send(req);
+        if (canceled) return Error{"the reader stopped", "canceled"};  // the client is dropped
+        if (!res) {
+            return Error{
+                fmt::format("GET {}{}: {}", origin, req.path, describeHttpError(res.error())),
+                "network"};
+        }
+        HttpReply reply{.status = res->status, .body = std::move(other)};
+        release(std::move(client));
+        return reply;
+    }
+
     static Error httpError(std::string_view action, const HttpReply& reply) {
         const auto code =
             reply.status == 404 ? std::string{"not-found"} : fmt::format("http-{}", reply.status);
@@ -444,42 +484,53 @@ Status HttpPdnsApi::listInto(const std::optional<std::string>& zone, bool dnssec
         zone ? fmt::format("list PowerDNS zone '{}'", *zone) : std::string{"list PowerDNS zones"};
     std::string path = fmt::format("/zones?dnssec={}", dnssec ? "true" : "false");
     if (zone) path += "&zone=" + urlEncode(*zone);
-    auto reply = impl_->exchange("GET", path, std::nullopt);
-    if (!reply)
-        return Error{fmt::format("cannot {} ({})", action, reply.error().message), "network"};
-    if (reply->status != 200) return Impl::httpError(action, *reply);
-    // Each zone object is converted as soon as it is parsed and dropped from the document, so a
-    // listing of 100,000 zones never exists as a whole JSON tree (~1.5 KB per zone, ten times the
-    // zone's info).
+    // The body is read as it arrives and each zone object parsed on its own: a listing of
+    // 100,000 zones is never held whole, neither as text (~30 MB) nor as a JSON tree.
     std::optional<Error> bad;
-    const json::parser_callback_t each = [&](int depth, json::parse_event_t event, json& parsed) {
-        if (depth != 1 || event != json::parse_event_t::object_end) return true;
-        if (!bad) {
-            auto z = parsePdnsZone(parsed);
-            if (z) {
-                sink(std::move(*z));
-            } else {
-                bad = std::move(z).error();
-            }
+    JsonArraySplitter splitter([&](std::string_view object) {
+        auto j = json::parse(object, nullptr, /*allow_exceptions=*/false);
+        if (j.is_discarded()) {
+            bad = Error{fmt::format("PowerDNS answered HTTP 200 with a body that is not JSON: {}",
+                                    quoteBody(object)),
+                        "malformed"};
+            return false;
         }
-        return false;
-    };
-    const auto rest = json::parse(reply->body, each, /*allow_exceptions=*/false);
-    if (rest.is_discarded()) {
-        return Error{fmt::format("cannot {} (PowerDNS answered HTTP {} with a body that is not "
-                                 "JSON: {})",
-                                 action, reply->status, quoteBody(reply->body)),
-                     "malformed"};
+        auto z = parsePdnsZone(j);
+        if (!z) {
+            bad = std::move(z).error();
+            return false;
+        }
+        sink(std::move(*z));
+        return true;
+    });
+    auto reply = impl_->exchangeStreaming(
+        path, [&](std::string_view chunk) { return splitter.feed(chunk); });
+    if (!reply && reply.error().code != "canceled") {
+        return Error{fmt::format("cannot {} ({})", action, reply.error().message), "network"};
     }
-    if (!rest.is_array()) {
-        return Error{fmt::format("cannot {} (answer is not a JSON array)", action), "malformed"};
+    if (reply && reply->status != 200) return Impl::httpError(action, *reply);
+    if (reply) (void)splitter.finish();
+    switch (splitter.failure()) {
+        case JsonArraySplitter::Failure::None:
+            return {};
+        case JsonArraySplitter::Failure::NotJson:
+            return Error{fmt::format("cannot {} (PowerDNS answered HTTP 200 with a body that is "
+                                     "not JSON: {})",
+                                     action, quoteBody(splitter.head())),
+                         "malformed"};
+        case JsonArraySplitter::Failure::NotAnArray:
+            return Error{fmt::format("cannot {} (answer is not a JSON array)", action),
+                         "malformed"};
+        case JsonArraySplitter::Failure::NotAnObject:
+            return Error{
+                fmt::format("cannot {} (malformed zone object (not a JSON object))", action),
+                "malformed"};
+        case JsonArraySplitter::Failure::Refused:
+            break;
     }
-    if (bad) return Error{fmt::format("cannot {} ({})", action, bad->message), "malformed"};
-    if (!rest.empty()) {  // what is left are the array's items that are not objects
-        return Error{fmt::format("cannot {} (malformed zone object (not a JSON object))", action),
-                     "malformed"};
-    }
-    return {};
+    return Error{fmt::format("cannot {} ({})", action,
+                             bad ? bad->message : std::string{"the listing was cut short"}),
+                 "malformed"};
 }
 
 Status PdnsApi::forEachZone(bool dnssec, const std::function<void(PdnsZoneInfo&&)>& sink) {
