@@ -1,28 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <pdns_distribute/common/hash128.hpp>
 
+#include <span>
+
+#include "sodium_util.hpp"
+
 namespace pdns_distribute::common {
-
-namespace {
-
-int hexValue(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-}  // namespace
 
 std::optional<Hash128> Hash128::fromHex(std::string_view hex) {
     Hash128 h;
-    if (hex.size() != h.bytes.size() * 2) return std::nullopt;
-    for (size_t i = 0; i < h.bytes.size(); ++i) {
-        const int hi = hexValue(hex[2 * i]);
-        const int lo = hexValue(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        h.bytes[i] = static_cast<uint8_t>((hi << 4) | lo);
-    }
+    if (!detail::hexInto(hex, std::as_writable_bytes(std::span(h.bytes)))) return std::nullopt;
     return h;
 }
 

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fake_hashes.hpp"
 #include "manual_clock.hpp"
 
 namespace pdns_distribute::health_checker {
@@ -14,14 +15,8 @@ namespace {
 
 using common::ZoneOp;
 
-/// A fake fingerprint per label: its bytes in hex, padded to 32 digits.
-std::string hx(std::string_view label) {
-    std::string out;
-    for (const char c : label) out += fmt::format("{:02x}", static_cast<unsigned char>(c));
-    out.resize(32, '0');
-    return out;
-}
-common::Hash128 h(std::string_view label) { return *common::Hash128::fromHex(hx(label)); }
+using testing::h;
+using testing::hx;
 
 MirrorEntry live(uint32_t serial, std::string_view apex, uint64_t seq) {
     return MirrorEntry{.op = ZoneOp::Upsert, .serial = serial, .apex = h(apex), .sequence = seq};

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fake_hashes.hpp"
 #include "fake_key_value.hpp"
 #include "leadership.hpp"
 #include "manual_clock.hpp"
@@ -19,14 +20,8 @@ using common::BucketReply;
 using common::ServedZone;
 using common::ZoneDigest;
 
-/// A fake fingerprint per label: its bytes in hex, padded to 32 digits.
-std::string hx(std::string_view label) {
-    std::string out;
-    for (const char c : label) out += fmt::format("{:02x}", static_cast<unsigned char>(c));
-    out.resize(32, '0');
-    return out;
-}
-common::Hash128 h(std::string_view label) { return *common::Hash128::fromHex(hx(label)); }
+using testing::h;
+using testing::hx;
 
 common::Heartbeat beat(const std::string& node, const std::string& digest,
                        const std::string& instance = "i1") {
