@@ -3,7 +3,9 @@
 // The AXFR listener the local pdns_server transfers from (DESIGN §5.8): serves exactly one
 // verified body per managed zone, to allow-listed loopback sources only, answers only queries
 // TSIG-signed with the node's key and signs every reply (RFC 8945), and records every transfer
-// it serves so that the applier can prove the local pdns took that exact body.
+// it serves so that the applier can prove the local pdns took that exact body. Once that is
+// proven the body is retired to its SOA (refresh checks answered, AXFR refused until the next
+// apply serves a body again), so the syncer does not hold every zone's data.
 //
 // Sockets: those systemd passed (socket activation, several addresses) or one TCP and one UDP
 // socket it binds itself. Threads: one accept thread, one UDP thread, one thread per TCP
