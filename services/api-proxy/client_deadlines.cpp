@@ -189,12 +189,13 @@ size_t ClientDeadlines::cutExpired() {
             // Under the lock: forget() runs before httplib closes the descriptor, so it is
             // still this connection's socket.
             peers.push_back(peerOf(entry.fd));
+            // Counted before the close, so whoever sees the connection end sees it counted.
+            metrics_.cut.inc();
             ::shutdown(entry.fd, SHUT_RDWR);
             entry.cut = true;
         }
     }
     if (peers.empty()) return 0;
-    metrics_.cut.inc(peers.size());
     uint64_t suppressed = 0;
     if (log_limiter_.allowAt(clock_.steady(), &suppressed)) {
         spdlog::warn(
