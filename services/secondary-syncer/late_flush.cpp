@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "late_flush.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -8,8 +9,11 @@
 namespace pdns_distribute::secondary_syncer {
 
 DelayedCacheFlusher::DelayedCacheFlusher(common::PdnsApi& api, const common::Clock& clock,
-                                         std::chrono::milliseconds delay)
-    : api_(api), clock_(clock), delay_(delay) {}
+                                         std::chrono::milliseconds delay, size_t whole_cache_at)
+    : api_(api),
+      clock_(clock),
+      delay_(delay),
+      whole_cache_at_(std::max<size_t>(whole_cache_at, 1)) {}
 
 DelayedCacheFlusher::~DelayedCacheFlusher() { stop(); }
 
@@ -37,9 +41,16 @@ std::optional<std::chrono::steady_clock::time_point> DelayedCacheFlusher::flushD
             }
         }
     }
+    // Best effort: the zones are served correctly either way; a failed flush only leaves a stale
+    // cached answer to its TTL.
+    if (now_due.size() >= whole_cache_at_) {
+        if (auto s = api_.flushCache("."); !s) {
+            spdlog::debug("late cache flush of the whole cache ({} zones) failed ({})",
+                          now_due.size(), s.error().message);
+        }
+        return next;
+    }
     for (const auto& zone : now_due) {
-        // Best effort: the zone is served correctly either way; a failed flush only leaves a
-        // stale cached answer to its TTL.
         if (auto s = api_.flushCache(zone); !s) {
             spdlog::debug("late cache flush of '{}' failed ({})", zone, s.error().message);
         }
@@ -66,11 +77,11 @@ void DelayedCacheFlusher::run(const std::stop_token& st) {
     while (!st.stop_requested()) {
         const auto next = flushDue();
         std::unique_lock lock(mutex_);
-        // A zone scheduled meanwhile is due `delay_` from now at the earliest: waiting until
-        // `next` (or `delay_`) never oversleeps one.
-        const auto wait =
-            next ? std::max(std::chrono::steady_clock::duration::zero(), *next - clock_.steady())
-                 : std::chrono::steady_clock::duration(delay_);
+        // At most one pass per `delay_`, so that zones applied in quick succession are flushed
+        // together: a zone's late flush comes `delay_` to 2 × `delay_` after its apply.
+        const std::chrono::steady_clock::duration wait =
+            next ? std::max<std::chrono::steady_clock::duration>(delay_, *next - clock_.steady())
+                 : delay_;
         cv_.wait_for(lock, st, wait, [] { return false; });
     }
 }

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "late_flush.hpp"
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "fake_pdns_api.hpp"
@@ -51,6 +55,35 @@ TEST_F(DelayedCacheFlusherTest, ScheduledAgain_PostponedNotDoubled) {
     clock_.advance(150ms);
     (void)flusher_.flushDue();
     EXPECT_EQ(api_.count("flushCache"), 1);
+}
+
+// A bootstrap's worth of zones due in one pass: one flush of the whole cache, not one per zone;
+// a pass with fewer due flushes each zone.
+TEST_F(DelayedCacheFlusherTest, ManyDueAtOnce_OneWholeCacheFlush) {
+    for (size_t i = 0; i < DelayedCacheFlusher::kWholeCacheAt; ++i) {
+        flusher_.schedule("z" + std::to_string(i) + ".example.");
+    }
+    clock_.advance(100ms);
+    flusher_.schedule("late.example.");
+    clock_.advance(150ms);
+    EXPECT_TRUE(flusher_.flushDue());  // late.example. is not due yet
+    EXPECT_EQ(api_.calls(), std::vector<std::string>{"flushCache ."});
+    EXPECT_EQ(flusher_.pending(), 1u);
+
+    clock_.advance(100ms);
+    EXPECT_FALSE(flusher_.flushDue());
+    EXPECT_EQ(api_.calls(), (std::vector<std::string>{"flushCache .", "flushCache late.example."}));
+}
+
+TEST_F(DelayedCacheFlusherTest, OneFewerThanTheThreshold_FlushedEach) {
+    for (size_t i = 0; i + 1 < DelayedCacheFlusher::kWholeCacheAt; ++i) {
+        flusher_.schedule("z" + std::to_string(i) + ".example.");
+    }
+    clock_.advance(250ms);
+    EXPECT_FALSE(flusher_.flushDue());
+    EXPECT_EQ(api_.count("flushCache"), static_cast<int>(DelayedCacheFlusher::kWholeCacheAt) - 1);
+    const auto calls = api_.calls();
+    EXPECT_EQ(std::count(calls.begin(), calls.end(), "flushCache ."), 0);
 }
 
 TEST_F(DelayedCacheFlusherTest, FailedFlush_IsDroppedNotRetried) {
