@@ -183,8 +183,11 @@ public:
         spdlog::info("TSIG key '{}' ({}) {} the local pdns", key->key->name(),
                      tsigAlgorithmName(key->key->algorithm()),
                      key->created ? "created in" : "read from");
+        // The applier's looks go past pdns's packet cache (a look before the transfer's commit
+        // would otherwise leave its answer there); the scan asks as the clients do.
         dns_ = std::make_unique<common::LdnsDnsClient>(
-            common::DnsEndpoint{.address = local_dns->host, .port = local_dns->port}, 2000ms);
+            common::DnsEndpoint{.address = local_dns->host, .port = local_dns->port}, 2000ms,
+            common::ApexQueries::PastPacketCache);
         scan_dns_ = std::make_unique<common::LdnsDnsClient>(
             common::DnsEndpoint{.address = local_dns->host, .port = local_dns->port}, 2000ms);
         since_ = common::rfc3339Millis(std::chrono::system_clock::now());

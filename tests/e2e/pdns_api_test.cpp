@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // HttpPdnsApi against a real pdns_server 4.7 (sqlite3 backend).
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -7,6 +8,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <pdns_distribute/common/dns_client.hpp>
 #include <pdns_distribute/common/pdns_api.hpp>
 
 #include "harness.hpp"
@@ -204,6 +206,42 @@ TEST_F(PdnsApiE2e, ListZones_FilterAndEditedSerial) {
     auto z = api.getZone("0/26.2.0.192.in-addr.arpa.");
     ASSERT_TRUE(z) << z.error().message;
     EXPECT_EQ(z->kind, "Native");
+}
+
+// The syncer's looks (ApexQueries::PastPacketCache) neither read nor fill pdns's packet cache,
+// so a look made before a transfer commits leaves no answer there for the clients; the same
+// looks asked plainly go through the cache (the test's control: the cache is on).
+TEST_F(PdnsApiE2e, ApexPastPacketCache_LeavesThePacketCacheAlone) {
+    createNative("cachebypass.example.");
+    const auto packet_cache_lookups = [] {
+        const auto r = raw("GET", "/statistics");
+        EXPECT_TRUE(r && r->status == 200);
+        long total = 0;
+        for (const auto& s : json::parse(r ? r->body : "[]")) {
+            const auto name = s.value("name", "");
+            if (name == "packetcache-hit" || name == "packetcache-miss") {
+                total += std::stol(s.value("value", "0"));
+            }
+        }
+        return total;
+    };
+    const common::DnsEndpoint dns{.address = "127.0.0.1",
+                                  .port = static_cast<uint16_t>(pdns_->dnsPort())};
+    common::LdnsDnsClient past(dns, std::chrono::milliseconds{2000},
+                               common::ApexQueries::PastPacketCache);
+    common::LdnsDnsClient plain(dns, std::chrono::milliseconds{2000});
+
+    const long before = packet_cache_lookups();
+    for (int i = 0; i < 3; ++i) {
+        const auto look = past.apex("cachebypass.example.");
+        ASSERT_TRUE(look) << look.error().message;
+    }
+    EXPECT_EQ(packet_cache_lookups(), before);
+    for (int i = 0; i < 3; ++i) {
+        const auto look = plain.apex("cachebypass.example.");
+        ASSERT_TRUE(look) << look.error().message;
+    }
+    EXPECT_GE(packet_cache_lookups(), before + 6);  // SOA and DNSKEY, three times
 }
 
 TEST_F(PdnsApiE2e, Errors_CodesAndPdnsText) {

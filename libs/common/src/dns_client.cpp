@@ -37,6 +37,7 @@ constexpr uint16_t kClassIn = 1;
 constexpr uint16_t kTypeOpt = 41;
 constexpr uint16_t kEdnsUdpSize = 1232;   // DNS flag day 2020: no fragmentation on common paths
 constexpr uint32_t kEdnsDoFlag = 0x8000;  // RFC 3225: DO is the top bit of the OPT TTL's flags
+constexpr uint16_t kEdnsOptionNsid = 3;   // RFC 5001
 constexpr size_t kMaxUdpAnswer = 65535;
 
 // ---- errors -----------------------------------------------------------------------------------
@@ -265,8 +266,8 @@ uint16_t newQueryId() {
 }
 
 // A query to an authoritative server: RD clear; with DO set, an OPT RR (RFC 6891) asks for the
-// RRSIGs along with the answer.
-Bytes buildQuery(uint16_t id, ByteSpan qname, uint16_t qtype, bool dnssec_ok) {
+// RRSIGs along with the answer, and with `nsid` it carries an empty NSID option (RFC 5001).
+Bytes buildQuery(uint16_t id, ByteSpan qname, uint16_t qtype, bool dnssec_ok, bool nsid = false) {
     Bytes out;
     putU16(out, id);
     putU16(out, 0);  // flags: opcode QUERY, RD clear
@@ -283,7 +284,13 @@ Bytes buildQuery(uint16_t id, ByteSpan qname, uint16_t qtype, bool dnssec_ok) {
         putU16(out, kEdnsUdpSize);
         putU16(out, 0);  // extended rcode, version
         putU16(out, static_cast<uint16_t>(kEdnsDoFlag));
-        putU16(out, 0);  // no options
+        if (nsid) {
+            putU16(out, 4);  // rdlength: one option
+            putU16(out, kEdnsOptionNsid);
+            putU16(out, 0);  // asked with no data
+        } else {
+            putU16(out, 0);  // no options
+        }
     }
     return out;
 }
@@ -452,9 +459,10 @@ Result<Bytes> soaPart(ldns_buffer* buffer, const ldns_pkt* pkt, ByteSpan zone_wi
 
 // One TCP query and its answer on an open connection.
 Result<ldns::Pkt> exchangeTcp(int fd, ByteSpan qname, uint16_t qtype, bool dnssec_ok,
-                              Clock::time_point deadline) {
+                              Clock::time_point deadline, bool nsid = false) {
     const uint16_t id = newQueryId();
-    if (auto sent = sendTcpMessage(fd, buildQuery(id, qname, qtype, dnssec_ok), deadline); !sent) {
+    if (auto sent = sendTcpMessage(fd, buildQuery(id, qname, qtype, dnssec_ok, nsid), deadline);
+        !sent) {
         return std::move(sent).error();
     }
     auto message = readTcpMessage(fd, deadline);
@@ -465,12 +473,12 @@ Result<ldns::Pkt> exchangeTcp(int fd, ByteSpan qname, uint16_t qtype, bool dnsse
 }
 
 Result<ldns::Pkt> tcpQuery(const Target& target, ByteSpan qname, uint16_t qtype, bool dnssec_ok,
-                           Clock::time_point deadline) {
+                           Clock::time_point deadline, bool nsid = false) {
     auto fd = connectTo(target, SOCK_STREAM, deadline);
     if (!fd) {
         return std::move(fd).error();
     }
-    return exchangeTcp(fd->get(), qname, qtype, dnssec_ok, deadline);
+    return exchangeTcp(fd->get(), qname, qtype, dnssec_ok, deadline, nsid);
 }
 
 // Waits for the UDP answer to query `id`. Datagrams with another id are ignored (late answers to
@@ -500,9 +508,9 @@ Result<ldns::Pkt> receiveUdp(int fd, uint16_t id, Clock::time_point deadline) {
 
 // One query over a connected UDP socket (several queries may share it, one after the other).
 Result<ldns::Pkt> exchangeUdp(int fd, ByteSpan qname, uint16_t qtype, bool dnssec_ok,
-                              Clock::time_point deadline) {
+                              Clock::time_point deadline, bool nsid = false) {
     const uint16_t id = newQueryId();
-    const Bytes query = buildQuery(id, qname, qtype, dnssec_ok);
+    const Bytes query = buildQuery(id, qname, qtype, dnssec_ok, nsid);
     if (::send(fd, query.data(), query.size(), MSG_NOSIGNAL) < 0) {
         return systemFail("send");
     }
@@ -569,17 +577,18 @@ Result<Bytes> runAxfr(int fd, CallSetup setup, std::chrono::milliseconds timeout
 // DNSKEYs) that fingerprintFromBody reads exactly as a transferred body. Both go over one UDP
 // socket; an answer with TC set is asked again over TCP. (UDP first: pdns answers UDP from its
 // fixed receiver threads but starts a thread for every TCP connection, and on a node applying
-// hundreds of zones a second these checks were a tenth of its CPU.)
-Result<Bytes> apexRrs(const CallSetup& setup, Clock::time_point deadline) {
+// hundreds of zones a second these checks were a tenth of its CPU.) With `nsid` both ask for the
+// server's NSID: see ApexQueries.
+Result<Bytes> apexRrs(const CallSetup& setup, Clock::time_point deadline, bool nsid) {
     const Bytes& zone_wire = setup.zone_wire;
     auto udp = connectTo(setup.target, SOCK_DGRAM, deadline);
     if (!udp) {
         return std::move(udp).error();
     }
     const auto ask = [&](uint16_t qtype) -> Result<ldns::Pkt> {
-        auto answer = exchangeUdp(udp->get(), zone_wire, qtype, true, deadline);
+        auto answer = exchangeUdp(udp->get(), zone_wire, qtype, true, deadline, nsid);
         if (answer && ldns_pkt_tc(answer->get())) {
-            return tcpQuery(setup.target, zone_wire, qtype, true, deadline);
+            return tcpQuery(setup.target, zone_wire, qtype, true, deadline, nsid);
         }
         return answer;
     };
@@ -606,8 +615,9 @@ Result<Bytes> apexRrs(const CallSetup& setup, Clock::time_point deadline) {
 
 }  // namespace
 
-LdnsDnsClient::LdnsDnsClient(DnsEndpoint server, std::chrono::milliseconds timeout)
-    : server_(std::move(server)), timeout_(timeout) {}
+LdnsDnsClient::LdnsDnsClient(DnsEndpoint server, std::chrono::milliseconds timeout,
+                             ApexQueries apex_queries)
+    : server_(std::move(server)), timeout_(timeout), apex_queries_(apex_queries) {}
 
 // The timeout bounds the connect and then each message of the transfer, not the whole transfer:
 // a large zone may take longer than any sensible per-step timeout.
@@ -642,7 +652,7 @@ Result<ApexFingerprint> LdnsDnsClient::apex(std::string_view zone) {
     if (!setup) {
         return failed(std::move(setup).error());
     }
-    auto pseudo = apexRrs(*setup, deadline);
+    auto pseudo = apexRrs(*setup, deadline, apex_queries_ == ApexQueries::PastPacketCache);
     if (!pseudo) {
         return failed(std::move(pseudo).error());
     }

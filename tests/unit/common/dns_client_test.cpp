@@ -14,7 +14,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <functional>
+#include <mutex>
 #include <stop_token>
 #include <thread>
 #include <vector>
@@ -83,6 +85,20 @@ bool wantsDnssec(ByteSpan query) {
     const bool dnssec_ok = ldns_pkt_edns_do(raw);
     ldns_pkt_free(raw);
     return dnssec_ok;
+}
+
+// Whether the query's OPT RR carries exactly one option, an empty NSID (RFC 5001).
+bool asksNsid(ByteSpan query) {
+    ldns_pkt* raw = nullptr;
+    if (ldns_wire2pkt(&raw, reinterpret_cast<const uint8_t*>(query.data()), query.size()) !=
+        LDNS_STATUS_OK) {
+        return false;
+    }
+    const ldns_rdf* data = ldns_pkt_edns_data(raw);
+    const bool nsid = data != nullptr && ldns_rdf_size(data) == 4 &&
+                      std::memcmp(ldns_rdf_data(data), "\x00\x03\x00\x00", 4) == 0;
+    ldns_pkt_free(raw);
+    return nsid;
 }
 
 Bytes queryFor(uint16_t id, std::string_view qname, uint16_t qtype) {
@@ -618,6 +634,45 @@ TEST(LdnsDnsClientApex, TruncatedUdp_AsksThatQueryAgainOverTcp) {
     EXPECT_EQ(*got, *fingerprintFromBody("example.org.", body));
     EXPECT_EQ(server.udpQueries(), 2);
     EXPECT_EQ(server.tcpQueries(), 1);
+}
+
+// ApexQueries::PastPacketCache asks every apex query (UDP and the TCP retry) with an empty NSID
+// option and DO; Plain asks with DO only. The answer reads the same either way.
+TEST(LdnsDnsClientApex, PastPacketCache_EveryQueryAsksNsid) {
+    const Bytes body = encode(kSignedZone);
+    const ZoneHandler zone("example.org.", body);
+    for (const auto mode : {ApexQueries::Plain, ApexQueries::PastPacketCache}) {
+        std::mutex m;
+        std::vector<bool> nsid;
+        std::vector<bool> dnssec_ok;
+        const auto note = [&](ByteSpan q) {
+            const std::lock_guard lock(m);
+            nsid.push_back(asksNsid(q));
+            dnssec_ok.push_back(wantsDnssec(q));
+        };
+        TestDnsServer server(
+            [&](ByteSpan q) {
+                note(q);
+                return zone(q);
+            },
+            [&](ByteSpan q) {
+                note(q);
+                if (parseQuery(q)->qtype == rrtype::kDnskey) {
+                    return std::vector<Bytes>{answer(q, {}, 0, true)};  // truncated: over TCP
+                }
+                return zone(q);
+            });
+        LdnsDnsClient client(DnsEndpoint{.address = "127.0.0.1", .port = server.port()}, kTimeout,
+                             mode);
+        const auto got = client.apex("example.org.");
+        ASSERT_TRUE(got) << got.error().message;
+        EXPECT_EQ(*got, *fingerprintFromBody("example.org.", body));
+        const std::lock_guard lock(m);
+        ASSERT_EQ(nsid.size(), 3u);  // SOA, DNSKEY over UDP, DNSKEY over TCP
+        const bool want = mode == ApexQueries::PastPacketCache;
+        EXPECT_EQ(nsid, std::vector<bool>(3, want));
+        EXPECT_EQ(dnssec_ok, std::vector<bool>(3, true));
+    }
 }
 
 TEST(LdnsDnsClientApex, ClosedPort_GivesNetwork) {

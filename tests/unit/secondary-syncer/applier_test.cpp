@@ -44,8 +44,10 @@ public:
     std::map<std::string, std::string> sent;       // zone -> digest the listener sent in full
     int lose_commits = 0;  // transfers the local pdns receives but does not commit
     int retrieves = 0;
-    // Looks answered from a packet-cache entry from before the transfer (REFUSED), until a flush.
+    // Looks answered from a cache entry from before the transfer (REFUSED), until a flush.
     bool stale_until_flush = false;
+    // Looks that come before pdns committed the transfer (REFUSED); no flush needed.
+    int uncommitted_looks = 0;
 
     void onRetrieve(const std::string& zone) {
         ++retrieves;
@@ -82,6 +84,10 @@ public:
     common::Result<common::ApexFingerprint> apex(std::string_view zone) override {
         ++looks;
         if (stale_until_flush) return common::Error{.message = "REFUSED", .code = "not-served"};
+        if (uncommitted_looks > 0) {
+            --uncommitted_looks;
+            return common::Error{.message = "REFUSED", .code = "not-served"};
+        }
         auto it = completed.find(std::string(zone));
         if (it == completed.end()) return common::Error{.message = "REFUSED", .code = "not-served"};
         return fingerprint_for_digest.at(it->second);
@@ -209,13 +215,27 @@ TEST_F(ApplierTest, Upsert_LateOnly_NoFlushOnTheWay) {
 
 // A first look that meets a cached answer from before the transfer: the cache is flushed before
 // the next look, which then sees the transferred data.
-TEST_F(ApplierTest, Upsert_FirstLookMeetsAStaleCachedAnswer_FlushedBeforeTheNext) {
+// The usual first look: before pdns committed the transfer. The looks go past the packet cache,
+// so the second look needs no flush before it.
+TEST_F(ApplierTest, Upsert_FirstLookBeforeTheCommit_SecondLookWithoutAFlush) {
+    data_.answers.emplace("example.org.", present("example.org.", 7));
+    local_.uncommitted_looks = 1;
+    const auto r = applier_.apply(event("example.org.", common::ZoneOp::Upsert));
+    ASSERT_EQ(r.outcome, Outcome::Applied) << r.error;
+    EXPECT_EQ(local_.looks, 2);
+    EXPECT_EQ(api_.calls().back(), "flushCache example.org.");  // only after the look passed
+    EXPECT_EQ(api_.count("flushCache"), 1);
+    EXPECT_EQ(api_.count("axfrRetrieve"), 1);
+}
+
+// A look that keeps meeting a stale cached answer: flushed before the third look and each after.
+TEST_F(ApplierTest, Upsert_LooksMeetAStaleCachedAnswer_FlushedBeforeTheThird) {
     data_.answers.emplace("example.org.", present("example.org.", 7));
     local_.stale_until_flush = true;
     const auto r = applier_.apply(event("example.org.", common::ZoneOp::Upsert));
     ASSERT_EQ(r.outcome, Outcome::Applied) << r.error;
-    EXPECT_EQ(local_.looks, 2);
-    EXPECT_EQ(api_.count("flushCache"), 2);  // before the second look, and after it passed
+    EXPECT_EQ(local_.looks, 3);
+    EXPECT_EQ(api_.count("flushCache"), 2);  // before the third look, and after it passed
     EXPECT_EQ(late_flush_.scheduled.size(), 1u);
     EXPECT_EQ(api_.count("axfrRetrieve"), 1) << "a stale cache is not a failed transfer";
 }

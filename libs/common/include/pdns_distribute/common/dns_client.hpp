@@ -37,10 +37,22 @@ public:
     [[nodiscard]] virtual Result<ApexFingerprint> apex(std::string_view zone) = 0;
 };
 
+/// How apex() asks.
+enum class ApexQueries {
+    /// As a resolver would: the answer is what the server's clients get, cache included.
+    Plain,
+    /// With an empty EDNS NSID option (RFC 5001). pdns neither answers such a query from its
+    /// packet cache nor stores the answer there (4.x `DNSPacket::couldBeCached`; checked on 4.7:
+    /// packetcache-miss and -size stay 0), so the look sees what pdns holds right now and can
+    /// never leave a stale answer behind for the clients (its backend query cache still applies).
+    PastPacketCache,
+};
+
 /// ldns-based implementation of both ports against one server.
 class LdnsDnsClient final : public AxfrSource, public ApexProbe {
 public:
-    LdnsDnsClient(DnsEndpoint server, std::chrono::milliseconds timeout);
+    LdnsDnsClient(DnsEndpoint server, std::chrono::milliseconds timeout,
+                  ApexQueries apex_queries = ApexQueries::Plain);
     [[nodiscard]] Result<ZoneBody> transfer(std::string_view zone) override;
     [[nodiscard]] Result<ApexFingerprint> apex(std::string_view zone) override;
     /// SOA serial only, over UDP (falls back to TCP on truncation).
@@ -49,6 +61,7 @@ public:
 private:
     DnsEndpoint server_;
     std::chrono::milliseconds timeout_;
+    ApexQueries apex_queries_;
 };
 
 }  // namespace pdns_distribute::common
