@@ -449,6 +449,7 @@ private:
             const uint64_t g = generation_.load();
             const bool rebuild = !desired || g != built_generation;
             if (rebuild) {
+                desired.reset();  // never two copies of every wanted zone at once
                 desired = buildDesired();
                 built_generation = g;
             }

@@ -2,42 +2,45 @@
 #include "verifier.hpp"
 
 #include <algorithm>
+#include <limits>
+#include <stdexcept>
 
 namespace pdns_distribute::health_checker {
 
 DesiredState::DesiredState() : buckets_(common::ZoneDigest::kBuckets) {}
 
-namespace {
-
-bool nameBefore(const std::pair<std::string, DesiredZone>& entry, const std::string& zone) {
-    return entry.first < zone;
-}
-
-}  // namespace
-
-void DesiredState::set(const std::string& zone, DesiredZone z) {
+void DesiredState::set(std::string_view zone, DesiredZone z) {
     auto& b = buckets_[common::ZoneDigest::bucketOf(zone)];
     // Zones mostly come in name order (from the mirror): then this appends.
-    auto it = std::lower_bound(b.begin(), b.end(), zone, nameBefore);
-    if (it != b.end() && it->first == zone) {
-        digest_.toggle(zone, it->second.content);
-        it->second = z;
+    auto it = std::lower_bound(b.begin(), b.end(), zone,
+                               [this](const Entry& e, std::string_view n) { return name(e) < n; });
+    if (it != b.end() && name(*it) == zone) {
+        digest_.toggle(zone, it->zone.content);
+        it->zone = z;
     } else {
+        if (names_.size() + zone.size() > std::numeric_limits<uint32_t>::max()) {
+            throw std::length_error("desired state: more than 4 GiB of zone names");
+        }
+        const Entry e{.name_at = static_cast<uint32_t>(names_.size()),
+                      .name_size = static_cast<uint32_t>(zone.size()),
+                      .zone = z};
+        names_.append(zone);
         ++size_;
-        b.emplace(it, zone, z);
+        b.insert(it, e);
     }
     digest_.toggle(zone, z.content);
-    unknown_.erase(zone);
+    if (auto u = unknown_.find(zone); u != unknown_.end()) unknown_.erase(u);
 }
 
-const DesiredZone* DesiredState::find(const Bucket& bucket, const std::string& zone) {
-    auto it = std::lower_bound(bucket.begin(), bucket.end(), zone, nameBefore);
-    return it != bucket.end() && it->first == zone ? &it->second : nullptr;
+const DesiredZone* DesiredState::find(const Bucket& bucket, std::string_view zone) const {
+    auto it = std::lower_bound(bucket.begin(), bucket.end(), zone,
+                               [this](const Entry& e, std::string_view n) { return name(e) < n; });
+    return it != bucket.end() && name(*it) == zone ? &it->zone : nullptr;
 }
 
 void DesiredState::setUnknown(const std::string& zone) { unknown_.insert(zone); }
 
-std::optional<DesiredZone> DesiredState::find(const std::string& zone) const {
+std::optional<DesiredZone> DesiredState::find(std::string_view zone) const {
     const DesiredZone* z = find(buckets_[common::ZoneDigest::bucketOf(zone)], zone);
     if (z == nullptr) return std::nullopt;
     return *z;
@@ -108,7 +111,7 @@ std::vector<Divergence> Verifier::compareBucket(const std::string& node,
         if (common::ZoneDigest::bucketOf(z.zone) != reply.bucket) continue;  // not from this bucket
         seen.insert(z.zone);
         if (desired.unknown(z.zone)) continue;
-        const DesiredZone* w = DesiredState::find(wanted, z.zone);
+        const DesiredZone* w = desired.find(wanted, z.zone);
         const bool served = z.serial.has_value() && z.content.has_value();
         if (w == nullptr) {
             if (!served) continue;  // neither wanted nor served: nothing to fix
@@ -127,7 +130,9 @@ std::vector<Divergence> Verifier::compareBucket(const std::string& node,
             .next_resync = now + settings_.event_check_wait,
             .resyncs = 0};
     }
-    for (const auto& [zone, w] : wanted) {
+    for (const auto& entry : wanted) {
+        const std::string zone(desired.name(entry));
+        const DesiredZone& w = entry.zone;
         if (seen.contains(zone)) continue;
         found[zone] = Divergence{.node = node,
                                  .zone = zone,

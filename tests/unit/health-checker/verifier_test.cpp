@@ -327,8 +327,11 @@ TEST(DesiredState, AnyOrderAndReplacements_SortedCountedOnceLatestContent) {
     for (size_t k = 0; k < ZoneDigest::kBuckets; ++k) {
         const auto& b = desired.bucket(k);
         listed += b.size();
-        for (size_t i = 1; i < b.size(); ++i) EXPECT_LT(b[i - 1].first, b[i].first);
-        for (const auto& [zone, z] : b) EXPECT_EQ(ZoneDigest::bucketOf(zone), k);
+        for (size_t i = 1; i < b.size(); ++i) EXPECT_LT(desired.name(b[i - 1]), desired.name(b[i]));
+        for (const auto& e : b) {
+            EXPECT_EQ(ZoneDigest::bucketOf(desired.name(e)), k);
+            EXPECT_EQ(desired.find(b, desired.name(e)), &e.zone);
+        }
     }
     EXPECT_EQ(listed, 3000u);
     EXPECT_FALSE(desired.find("missing.test."));
