@@ -251,7 +251,9 @@ protected:
         ASSERT_EQ(
             fleet_->createZone(kZone, json::array({aRecord("www." + kZone, "192.0.2.1")})).status,
             201);
-        ASSERT_TRUE(fleet_->waitLikePrimary(kZone));
+        const bool served = fleet_->waitLikePrimary(kZone);
+        EXPECT_TRUE(served) << "the secondary does not serve the zone like the primary";
+        dumpLogsIfFailed(80);  // TearDown does not run for a failed suite set-up
     }
     static void TearDownTestSuite() {
         const bool clean = fleet_->stopDaemons();
