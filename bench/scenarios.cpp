@@ -718,6 +718,10 @@ void runBootstrap(const BenchOptions& o, Results& results) {
     fo.secondaries = 1;
     fo.log_level = o.log_level;
     fo.reconcile_interval = 5s;
+    // The syncer's shipped scan interval (the Fleet's 1 s is for tests that wait on a scan): with
+    // 1 s, every dip of the joiner's backlog started a scan that listed all its zones and looked
+    // again at every zone applied more than a second before, on the pdns being measured.
+    fo.scan_interval = 60s;
     e2e::Fleet f(fo);
     f.start();
     // The joining node is secondary 1 with its syncer stopped before any zone exists: its
