@@ -2,6 +2,7 @@
 #include "verifier.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <limits>
 #include <stdexcept>
 
@@ -12,8 +13,7 @@ DesiredState::DesiredState() : buckets_(common::ZoneDigest::kBuckets) {}
 void DesiredState::set(std::string_view zone, DesiredZone z) {
     auto& b = buckets_[common::ZoneDigest::bucketOf(zone)];
     // Zones mostly come in name order (from the mirror): then this appends.
-    auto it = std::lower_bound(b.begin(), b.end(), zone,
-                               [this](const Entry& e, std::string_view n) { return name(e) < n; });
+    auto it = b.begin() + static_cast<std::ptrdiff_t>(positionOf(b, zone));
     if (it != b.end() && name(*it) == zone) {
         digest_.toggle(zone, it->zone.content);
         it->zone = z;
@@ -32,10 +32,16 @@ void DesiredState::set(std::string_view zone, DesiredZone z) {
     if (auto u = unknown_.find(zone); u != unknown_.end()) unknown_.erase(u);
 }
 
+size_t DesiredState::positionOf(const Bucket& bucket, std::string_view zone) const {
+    const auto it =
+        std::lower_bound(bucket.begin(), bucket.end(), zone,
+                         [this](const Entry& e, std::string_view n) { return name(e) < n; });
+    return static_cast<size_t>(it - bucket.begin());
+}
+
 const DesiredZone* DesiredState::find(const Bucket& bucket, std::string_view zone) const {
-    auto it = std::lower_bound(bucket.begin(), bucket.end(), zone,
-                               [this](const Entry& e, std::string_view n) { return name(e) < n; });
-    return it != bucket.end() && name(*it) == zone ? &it->zone : nullptr;
+    const size_t i = positionOf(bucket, zone);
+    return i < bucket.size() && name(bucket[i]) == zone ? &bucket[i].zone : nullptr;
 }
 
 void DesiredState::setUnknown(const std::string& zone) { unknown_.insert(zone); }

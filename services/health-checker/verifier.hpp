@@ -65,6 +65,9 @@ public:
     [[nodiscard]] size_t size() const { return size_; }
 
 private:
+    /// Where `zone` is, or would go, in `bucket` (name order).
+    [[nodiscard]] size_t positionOf(const Bucket& bucket, std::string_view zone) const;
+
     std::vector<Bucket> buckets_;
     std::string names_;  ///< every wanted zone's name once, back to back
     std::set<std::string, std::less<>> unknown_;
