@@ -422,7 +422,7 @@ private:
     std::shared_ptr<const DesiredState> buildDesired() {
         auto desired = std::make_shared<DesiredState>();
         // Under the mirror's lock: no copy of it per rebuild.
-        mirror_.forEach([&](const std::string& zone, const MirrorEntry& entry) {
+        mirror_.forEach([&](std::string_view zone, const MirrorEntry& entry) {
             if (entry.op != common::ZoneOp::Upsert) return;
             if (!entry.look || entry.look->sequence < entry.sequence) {
                 desired->setUnknown(zone);
@@ -759,7 +759,7 @@ private:
             applyNsec3Policy(primary, horizon, st);
         }
         ReconcilePlan plan;
-        mirror_.withEntries([&](const std::map<std::string, MirrorEntry>& mirror) {
+        mirror_.withEntries([&](const MirrorTable& mirror) {
             plan = reconciler_.plan(primary, canary, mirror, horizon);
         });
         primary = {};
@@ -870,12 +870,12 @@ private:
     void purgeTombstones() {
         const auto now = clock_.system();
         std::vector<Tombstone> candidates;
-        mirror_.forEach([&](const std::string& zone, const MirrorEntry& entry) {
+        mirror_.forEach([&](std::string_view zone, const MirrorEntry& entry) {
             if (entry.op != common::ZoneOp::Delete) return;
             const auto& at = entry.at;
             if (!at || now - *at < settings_.tombstone_age) return;
             candidates.push_back(
-                Tombstone{.zone = zone,
+                Tombstone{.zone = std::string(zone),
                           .subject = common::zoneEventSubject(settings_.group, zone),
                           .sequence = entry.sequence,
                           .at = *at});

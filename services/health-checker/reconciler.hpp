@@ -7,11 +7,7 @@
 // listing that lost more than hold_percent % or hold_zones zones; those are held until an
 // operator approves them. Pure logic; thread-safe (one mutex).
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <functional>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -19,70 +15,12 @@
 #include <vector>
 
 #include <pdns_distribute/common/clock.hpp>
-#include <pdns_distribute/common/dns.hpp>
 #include <pdns_distribute/common/hash128.hpp>
 #include <pdns_distribute/common/zone_event.hpp>
 
+#include "mirror.hpp"
+
 namespace pdns_distribute::health_checker {
-
-/// What the primary was last seen serving for a zone, and the mirror sequence that look covers.
-struct PrimaryLook {
-    uint32_t serial = 0;
-    common::Hash128 content;
-    uint64_t sequence = 0;
-    common::Hash128 apex;
-    std::optional<uint32_t> expiry;
-
-    [[nodiscard]] static PrimaryLook from(const common::ApexFingerprint& fp, uint64_t sequence);
-};
-
-/// The latest event per zone, as read from the stream.
-struct MirrorEntry {
-    common::ZoneOp op = common::ZoneOp::Upsert;
-    std::optional<uint32_t> serial;
-    std::optional<common::Hash128> apex;  ///< nullopt too when the event's was not 32 hex digits
-    uint64_t sequence = 0;
-    std::optional<common::Hash128> content;
-    std::optional<uint32_t> expiry;
-    std::optional<std::chrono::system_clock::time_point> at;  ///< nullopt when unparsable
-    /// The primary's last look, kept across upserts (its sequence says which event it covers;
-    /// older than `sequence`: not known yet) and dropped by a delete. Kept here rather than in a
-    /// map of its own: one entry and one copy of the name per zone.
-    std::optional<PrimaryLook> look;
-};
-
-/// In-memory mirror of PDNS_ZONES. Thread-safe.
-class ZoneMirror {
-public:
-    void apply(const common::ZoneEvent& event, uint64_t sequence);
-    void markSynced() { synced_ = true; }
-    [[nodiscard]] bool synced() const { return synced_; }
-    [[nodiscard]] std::map<std::string, MirrorEntry> snapshot() const;
-    /// Calls `fn(entries)` under the mirror's lock (no copy; `fn` must not call back into it).
-    void withEntries(
-        const std::function<void(const std::map<std::string, MirrorEntry>&)>& fn) const;
-    /// The highest stream sequence applied so far (0: none).
-    [[nodiscard]] uint64_t lastSequence() const;
-    /// Calls `fn(zone, entry)` for every zone in order, under the mirror's lock (no copy; `fn`
-    /// must not call back into the mirror).
-    void forEach(const std::function<void(const std::string&, const MirrorEntry&)>& fn) const;
-    [[nodiscard]] size_t size() const;
-    /// The stream sequence of the zone's latest event (0: none).
-    [[nodiscard]] uint64_t sequenceOf(const std::string& zone) const;
-    /// Drops a zone whose tombstone was purged from the stream (if still at that sequence).
-    void erase(const std::string& zone, uint64_t sequence);
-    /// Records a look at the primary for a zone the mirror has (ignored otherwise: no event can
-    /// be covered by it yet). `only_if_newer`: kept only when it covers the kept one's event or a
-    /// later one.
-    void setLook(const std::string& zone, const PrimaryLook& look, bool only_if_newer = false);
-    [[nodiscard]] std::optional<PrimaryLook> look(const std::string& zone) const;
-
-private:
-    mutable std::mutex mutex_;  // guards entries_
-    std::map<std::string, MirrorEntry> entries_;
-    uint64_t last_sequence_ = 0;
-    std::atomic<bool> synced_{false};
-};
 
 struct PrimaryZone {
     std::string name;  ///< canonical
@@ -130,8 +68,7 @@ public:
     /// `mirror` came after `horizon` (the last sequence applied before the listing was read)
     /// are left alone: the listing may predate that event.
     [[nodiscard]] ReconcilePlan plan(const std::vector<PrimaryZone>& primary, bool canary_ok,
-                                     const std::map<std::string, MirrorEntry>& mirror,
-                                     uint64_t horizon = UINT64_MAX);
+                                     const MirrorTable& mirror, uint64_t horizon = UINT64_MAX);
     /// Operator approval: the next plan() publishes the deletions held now, for zones still
     /// absent. Returns how many were approved.
     size_t approve();

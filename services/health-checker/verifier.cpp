@@ -44,7 +44,7 @@ const DesiredZone* DesiredState::find(const Bucket& bucket, std::string_view zon
     return i < bucket.size() && name(bucket[i]) == zone ? &bucket[i].zone : nullptr;
 }
 
-void DesiredState::setUnknown(const std::string& zone) { unknown_.insert(zone); }
+void DesiredState::setUnknown(std::string_view zone) { unknown_.emplace(zone); }
 
 std::optional<DesiredZone> DesiredState::find(std::string_view zone) const {
     const DesiredZone* z = find(buckets_[common::ZoneDigest::bucketOf(zone)], zone);

@@ -50,7 +50,7 @@ public:
 
     DesiredState();
     void set(std::string_view zone, DesiredZone z);
-    void setUnknown(const std::string& zone);
+    void setUnknown(std::string_view zone);
 
     [[nodiscard]] const common::ZoneDigest& digest() const { return digest_; }
     [[nodiscard]] const Bucket& bucket(size_t k) const { return buckets_.at(k); }
