@@ -421,15 +421,36 @@ private:
 
     std::shared_ptr<const DesiredState> buildDesired() {
         auto desired = std::make_shared<DesiredState>();
-        // Under the mirror's lock: no copy of it per rebuild.
-        mirror_.forEach([&](std::string_view zone, const MirrorEntry& entry) {
-            if (entry.op != common::ZoneOp::Upsert) return;
-            if (!entry.look || entry.look->sequence < entry.sequence) {
-                desired->setUnknown(zone);
-            } else {
-                desired->set(zone, DesiredZone{.serial = entry.look->serial,
-                                               .content = entry.look->content});
-            }
+        const auto known = [](const MirrorEntry& entry) {
+            return entry.look && entry.look->sequence >= entry.sequence;
+        };
+        // Sized first, so the state built for every round carries no growth slack: the mirror
+        // is walked twice under one hold of its lock (no copy of it; the same order both times),
+        // the first walk noting each wanted zone's bucket for the second.
+        mirror_.withEntries([&](const MirrorTable& mirror) {
+            std::vector<uint16_t> buckets;
+            buckets.reserve(mirror.size());
+            std::vector<uint32_t> per_bucket(common::ZoneDigest::kBuckets);
+            size_t name_bytes = 0;
+            mirror.forEach([&](std::string_view zone, const MirrorEntry& entry) {
+                if (entry.op != common::ZoneOp::Upsert || !known(entry)) return;
+                const auto b = static_cast<uint16_t>(common::ZoneDigest::bucketOf(zone));
+                buckets.push_back(b);
+                ++per_bucket[b];
+                name_bytes += zone.size();
+            });
+            desired->reserve(per_bucket, name_bytes);
+            size_t next = 0;
+            mirror.forEach([&](std::string_view zone, const MirrorEntry& entry) {
+                if (entry.op != common::ZoneOp::Upsert) return;
+                if (!known(entry)) {
+                    desired->setUnknown(zone);
+                    return;
+                }
+                desired->set(
+                    buckets[next++], zone,
+                    DesiredZone{.serial = entry.look->serial, .content = entry.look->content});
+            });
         });
         desired_size_ = desired->size();
         metrics_.desired.set(static_cast<double>(desired->size()));

@@ -10,12 +10,22 @@ namespace pdns_distribute::health_checker {
 
 DesiredState::DesiredState() : buckets_(common::ZoneDigest::kBuckets) {}
 
+void DesiredState::reserve(const std::vector<uint32_t>& per_bucket, size_t name_bytes) {
+    for (size_t k = 0; k < buckets_.size() && k < per_bucket.size(); ++k) {
+        buckets_[k].reserve(per_bucket[k]);
+    }
+    names_.reserve(name_bytes);
+}
+
 void DesiredState::set(std::string_view zone, DesiredZone z) {
-    auto& b = buckets_[common::ZoneDigest::bucketOf(zone)];
-    // Zones mostly come in name order (from the mirror): then this appends.
+    set(common::ZoneDigest::bucketOf(zone), zone, z);
+}
+
+void DesiredState::set(size_t bucket, std::string_view zone, DesiredZone z) {
+    auto& b = buckets_.at(bucket);
     auto it = b.begin() + static_cast<std::ptrdiff_t>(positionOf(b, zone));
     if (it != b.end() && name(*it) == zone) {
-        digest_.toggle(zone, it->zone.content);
+        digest_.toggle(bucket, zone, it->zone.content);
         it->zone = z;
     } else {
         if (names_.size() + zone.size() > std::numeric_limits<uint32_t>::max()) {
@@ -28,7 +38,7 @@ void DesiredState::set(std::string_view zone, DesiredZone z) {
         ++size_;
         b.insert(it, e);
     }
-    digest_.toggle(zone, z.content);
+    digest_.toggle(bucket, zone, z.content);
     if (auto u = unknown_.find(zone); u != unknown_.end()) unknown_.erase(u);
 }
 

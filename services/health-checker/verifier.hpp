@@ -49,7 +49,14 @@ public:
     using Bucket = std::vector<Entry>;
 
     DesiredState();
+    /// Sizes every bucket and the name buffer for the zones about to be set (`per_bucket[k]`
+    /// zones in bucket k, `name_bytes` of names in all), so a rebuild leaves no growth slack
+    /// behind. A hint: set() still grows them when more come.
+    void reserve(const std::vector<uint32_t>& per_bucket, size_t name_bytes);
     void set(std::string_view zone, DesiredZone z);
+    /// The same for a caller that has the zone's bucket already (`bucket` must be
+    /// ZoneDigest::bucketOf(zone)).
+    void set(size_t bucket, std::string_view zone, DesiredZone z);
     void setUnknown(std::string_view zone);
 
     [[nodiscard]] const common::ZoneDigest& digest() const { return digest_; }

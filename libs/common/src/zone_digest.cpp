@@ -58,8 +58,17 @@ void ZoneDigest::toggle(std::string_view zone, std::string_view content) {
 }
 
 void ZoneDigest::toggle(std::string_view zone, const Hash128& content) {
+    toggle(bucketOf(zone), zone, content);
+}
+
+void ZoneDigest::toggle(size_t bucket, std::string_view zone, const Hash128& content) {
     const auto digits = content.hexDigits();
-    toggle(zone, std::string_view{digits.data(), digits.size()});
+    const Hash c = contribution(zone, std::string_view{digits.data(), digits.size()});
+    Hash& b = buckets_.at(bucket);
+    for (size_t i = 0; i < c.size(); ++i) {
+        b[i] ^= c[i];
+        total_[i] ^= c[i];
+    }
 }
 
 std::string ZoneDigest::totalHex() const { return hex(total_); }

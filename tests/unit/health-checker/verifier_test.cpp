@@ -337,5 +337,27 @@ TEST(DesiredState, AnyOrderAndReplacements_SortedCountedOnceLatestContent) {
     EXPECT_FALSE(desired.find("missing.test."));
 }
 
+// Sized before it is filled (what every rebuild does), the state holds no growth slack: each
+// bucket's capacity is its size.
+TEST(DesiredState, Reserved_NoGrowthSlack) {
+    std::vector<std::string> names;
+    for (int i = 0; i < 20000; ++i) names.push_back(fmt::format("r{}.test.", (i * 7919) % 20000));
+    std::vector<uint32_t> per_bucket(ZoneDigest::kBuckets);
+    size_t name_bytes = 0;
+    for (const auto& n : names) {
+        ++per_bucket[ZoneDigest::bucketOf(n)];
+        name_bytes += n.size();
+    }
+    DesiredState desired;
+    desired.reserve(per_bucket, name_bytes);
+    for (const auto& n : names) desired.set(n, {.serial = 1, .content = h("c")});
+    EXPECT_EQ(desired.size(), names.size());
+    size_t slack = 0;
+    for (size_t k = 0; k < ZoneDigest::kBuckets; ++k) {
+        slack += desired.bucket(k).capacity() - desired.bucket(k).size();
+    }
+    EXPECT_EQ(slack, 0U);
+}
+
 }  // namespace
 }  // namespace pdns_distribute::health_checker

@@ -30,6 +30,9 @@ public:
     void toggle(std::string_view zone, std::string_view content);
     /// The same with the content fingerprint held as bytes (hashed as its 32 hex digits).
     void toggle(std::string_view zone, const Hash128& content);
+    /// The same for a caller that has the zone's bucket already (`bucket` must be
+    /// bucketOf(zone)): one hash of the name fewer.
+    void toggle(size_t bucket, std::string_view zone, const Hash128& content);
 
     [[nodiscard]] const Hash& bucket(size_t k) const { return buckets_.at(k); }
     /// XOR of all buckets, as 32 hex digits.
