@@ -261,6 +261,7 @@ std::string_view toString(HealthLevel level) {
 }
 
 int runDaemon(int argc, char** argv, DaemonDefinition& definition) {
+    configureMemoryRelease();
     CLI::App app{definition.description(), definition.name()};
     std::string config_path = definition.defaultConfigPath();
     bool check_config = false;
@@ -354,6 +355,14 @@ Result<HostPort> parseHostPort(std::string_view text) {
         return makeError("cannot parse address '{}' (port must be 0..65535)", text);
     }
     return HostPort{.host = std::string(host), .port = static_cast<uint16_t>(port)};
+}
+
+void configureMemoryRelease() {
+#ifdef __GLIBC__
+    // Setting either threshold also turns glibc's dynamic adjustment of both off.
+    (void)::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    (void)::mallopt(M_TRIM_THRESHOLD, 512 * 1024);
+#endif
 }
 
 void releaseFreedMemory() {

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -272,6 +275,32 @@ TEST(ReadLoad, CoresAtLeastOneLoadNonNegative) {
     const auto l = readLoad();
     EXPECT_GE(l.cores, 1U);
     EXPECT_GE(l.load1, 0.0);
+}
+
+// What a daemon does all day: a pass frees a large block (glibc then raises its thresholds by
+// default), and a thread allocates and frees many small ones. With the daemons' settings the
+// space those took in the thread's arena goes back to the kernel; by default ~16 MB would stay.
+TEST(ConfigureMemoryRelease, ArenaSpaceFreedByAThreadGoesBack) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "ASan replaces glibc's malloc: nothing of glibc's to configure or measure";
+#else
+    configureMemoryRelease();
+    {
+        std::vector<char> big(16U << 20U, 'x');  // its own mapping (under 32 MB: glibc adapts)
+        ASSERT_EQ(big.back(), 'x');
+    }
+    const size_t before = ::mallinfo2().arena;
+    std::thread([] {
+        std::vector<std::unique_ptr<char[]> > blocks;
+        for (int i = 0; i < 16'000; ++i) {
+            blocks.emplace_back(new char[1024]);
+            blocks.back()[0] = 1;
+        }
+    }).join();
+    const size_t after = ::mallinfo2().arena;
+    EXPECT_LT(after, before + (2U << 20U))
+        << "arena bytes before " << before << ", after " << after;
+#endif
 }
 
 }  // namespace
