@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -259,6 +260,64 @@ TEST_F(NatsSecurityTest, SecondaryCredentials_CannotPublishZoneEvents) {
     EXPECT_TRUE(violationLogged("syncer-sec1", "$JS.API.STREAM.PURGE.PDNS_ZONES"));
     checker->close();
     secondary->close();
+}
+
+// The readers of an ordered consumer (a syncer's start-up sweep, the checker's mirror) answer
+// flow control as their own users. nats-server 2.9 stops delivering to such a consumer once a few
+// MB are unanswered and then names the flow-control subject in its idle heartbeats; nats.c answers
+// that subject, which is no reply to a request it received (allow_responses does not cover it).
+// Each reader here takes its time before reading, so the server stalls it; both must then read
+// everything, with no violation logged.
+TEST_F(NatsSecurityTest, StalledOrderedReaders_ResumeWithTheirOwnCredentials) {
+    constexpr int kMessages = 12'000;  // 12 MB: well past what nats-server sends unanswered
+    const std::string group = "flowcontrol";
+    const std::string payload(1024, 'x');
+    auto proxy = common::NatsBus::connect(f().natsSettingsFor(Role::ApiProxy));
+    for (int i = 0; i < kMessages; ++i) {
+        ASSERT_TRUE(proxy->publishCore(fmt::format("pdns.zones.{}.z{}", group, i), payload));
+    }
+    auto checker = common::NatsBus::connect(f().natsSettingsFor(Role::HealthChecker));
+    const auto last = fmt::format("pdns.zones.{}.z{}", group, kMessages - 1);
+    uint64_t last_sequence = 0;
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            auto m = checker->lastMessage("PDNS_ZONES", last);
+            if (!m || !m->has_value()) return false;
+            last_sequence = (*m)->sequence;
+            return true;
+        },
+        30s, 100ms))
+        << "the stream did not take the messages";
+
+    auto secondary = common::NatsBus::connect(f().natsSettingsFor(Role::Secondary, 0));
+    const std::vector<std::pair<std::string, common::NatsBus*>> readers{
+        {"syncer-sec1", secondary.get()}, {"health-checker", checker.get()}};
+    std::vector<std::unique_ptr<common::StreamReader>> streams;
+    for (const auto& [user, bus] : readers) {
+        auto r = bus->readStream("PDNS_ZONES", fmt::format("pdns.zones.{}.>", group));
+        ASSERT_TRUE(r) << user << ": " << r.error().message;
+        streams.push_back(std::move(*r));
+    }
+    // Past nats.c's 5 s idle-heartbeat interval of an ordered consumer: the server has stalled
+    // both and said so in a heartbeat.
+    std::this_thread::sleep_for(12s);
+    for (size_t k = 0; k < readers.size(); ++k) {
+        int read = 0;
+        const auto deadline = std::chrono::steady_clock::now() + 60s;
+        while (read < kMessages && std::chrono::steady_clock::now() < deadline) {
+            if (streams[k]->next(1s)) ++read;
+        }
+        EXPECT_EQ(read, kMessages) << readers[k].first << " did not read the stream to its end";
+    }
+    for (const auto& line : f().natsPermissionViolations()) {
+        EXPECT_EQ(line.find("$JS.FC."), std::string::npos) << line;
+    }
+    streams.clear();
+    EXPECT_TRUE(checker->purgeSubjectBefore("PDNS_ZONES", fmt::format("pdns.zones.{}.>", group),
+                                            last_sequence + 1));
+    checker->close();
+    secondary->close();
+    proxy->close();
 }
 
 TEST_F(NatsSecurityTest, SecondaryCredentials_CannotActForAnotherNode) {
