@@ -481,6 +481,9 @@ TEST_F(NatsBusTest, ConsumerFloors_TwoDurablesAndAnOrderedReader_ListsDurablesWi
     EXPECT_EQ(n1_batch[0]->streamSequence(), s1);
     EXPECT_EQ(n1_batch[1]->streamSequence(), s2);
     EXPECT_EQ(n1_batch[2]->streamSequence(), s4);
+    // Each delivery says how many of the filter's messages were still to come behind it.
+    EXPECT_EQ(n1_batch[0]->pendingBehind(), 2U);
+    EXPECT_EQ(n1_batch[2]->pendingBehind(), 0U);
     ASSERT_TRUE(n1_batch[0]->ack());
     ASSERT_TRUE(n1_batch[1]->ack());
 
@@ -490,6 +493,7 @@ TEST_F(NatsBusTest, ConsumerFloors_TwoDurablesAndAnOrderedReader_ListsDurablesWi
     ASSERT_TRUE(n2) << n2.error().message;
     auto n2_batch = fetchAtLeast(**n2, 1);
     ASSERT_EQ(n2_batch.size(), 1U);
+    EXPECT_EQ(n2_batch[0]->pendingBehind(), 3U);
     ASSERT_TRUE(n2_batch[0]->ack());
 
     // An ordered reader is an ephemeral consumer on the same stream; it must not be listed.
@@ -509,6 +513,7 @@ TEST_F(NatsBusTest, ConsumerFloors_TwoDurablesAndAnOrderedReader_ListsDurablesWi
     // server may put the floor past s2 over the out-of-filter message in between.)
     EXPECT_GE(f1.ack_floor_stream_seq, s2);
     EXPECT_LT(f1.ack_floor_stream_seq, s4);
+    EXPECT_EQ(f1.delivered_stream_seq, s4);  // s4 is its filter's last message
     EXPECT_EQ(f1.num_pending, 0U);
     EXPECT_EQ(f1.num_ack_pending, 1U);
     const common::ConsumerFloor& f2 = (*floors)[1];
@@ -516,6 +521,7 @@ TEST_F(NatsBusTest, ConsumerFloors_TwoDurablesAndAnOrderedReader_ListsDurablesWi
     EXPECT_EQ(f2.filter_subject, "t.zones.>");
     EXPECT_GE(f2.ack_floor_stream_seq, s1);
     EXPECT_LT(f2.ack_floor_stream_seq, s2);
+    EXPECT_EQ(f2.delivered_stream_seq, s1);  // one fetched, three still to deliver
     EXPECT_EQ(f2.num_pending, 3U);
     EXPECT_EQ(f2.num_ack_pending, 0U);
 
@@ -528,6 +534,16 @@ TEST_F(NatsBusTest, ConsumerFloors_TwoDurablesAndAnOrderedReader_ListsDurablesWi
     ASSERT_NE(it, after->end());
     EXPECT_EQ(it->ack_floor_stream_seq, s4);
     EXPECT_EQ(it->num_ack_pending, 0U);
+
+    // One consumer read on its own (what a syncer may read) says the same.
+    auto one = bus_->consumerFloor("TEST_ZONES", "syncer-n2");
+    ASSERT_TRUE(one) << one.error().message;
+    EXPECT_EQ(one->name, "syncer-n2");
+    EXPECT_EQ(one->delivered_stream_seq, s1);
+    EXPECT_EQ(one->num_pending, 3U);
+    auto none = bus_->consumerFloor("TEST_ZONES", "syncer-n3");
+    ASSERT_FALSE(none);
+    EXPECT_NE(none.error().message.find("syncer-n3"), std::string::npos) << none.error().message;
 }
 
 TEST_F(NatsBusTest, ConsumerFloors_NoDurables_ReturnsEmptyAndMissingStreamIsAnError) {

@@ -598,12 +598,14 @@ public:
             nh::MetaDataPtr meta(raw);
             stream_sequence_ = meta->Sequence.Stream;
             delivery_count_ = meta->NumDelivered;
+            pending_behind_ = meta->NumPending;
         }
     }
 
     [[nodiscard]] const BusMessage& message() const override { return message_; }
     [[nodiscard]] uint64_t streamSequence() const override { return stream_sequence_; }
     [[nodiscard]] uint64_t deliveryCount() const override { return delivery_count_; }
+    [[nodiscard]] uint64_t pendingBehind() const override { return pending_behind_; }
 
     // ack waits for the server's confirmation: the ack is the commit point of every effect we
     // applied, so its failure must be visible to the caller.
@@ -665,6 +667,7 @@ private:
     BusMessage message_;
     uint64_t stream_sequence_ = 0;
     uint64_t delivery_count_ = 0;
+    uint64_t pending_behind_ = 0;
     // A keepalive thread may call inProgress() while a worker settles. The lock is held across
     // the nats call and the flag update, so no inProgress follows a settlement and a message is
     // settled once.
@@ -1378,6 +1381,38 @@ Result<std::optional<StreamMessage>> NatsBus::lastMessage(const std::string& str
                                                       .pending = 0}};
 }
 
+namespace {
+
+ConsumerFloor floorOf(const jsConsumerInfo& info) {
+    return ConsumerFloor{
+        .name =
+            info.Config != nullptr && info.Config->Durable != nullptr ? info.Config->Durable : "",
+        .filter_subject = info.Config != nullptr && info.Config->FilterSubject != nullptr
+                              ? info.Config->FilterSubject
+                              : "",
+        .ack_floor_stream_seq = info.AckFloor.Stream,
+        .delivered_stream_seq = info.Delivered.Stream,
+        .num_pending = info.NumPending,
+        .num_ack_pending = static_cast<uint64_t>(std::max<int64_t>(0, info.NumAckPending)),
+    };
+}
+
+}  // namespace
+
+Result<ConsumerFloor> NatsBus::consumerFloor(const std::string& stream,
+                                             const std::string& durable) {
+    jsConsumerInfo* raw_info = nullptr;
+    jsErrCode js_err = static_cast<jsErrCode>(0);
+    const natsStatus status = js_GetConsumerInfo(&raw_info, impl_->js.get(), stream.c_str(),
+                                                 durable.c_str(), nullptr, &js_err);
+    nh::ConsumerInfoPtr info(raw_info);
+    if (status != NATS_OK) {
+        return natsError(fmt::format("read consumer '{}' on stream '{}'", durable, stream), status,
+                         js_err);
+    }
+    return floorOf(*info);
+}
+
 Result<std::vector<ConsumerFloor>> NatsBus::consumerFloors(const std::string& stream) {
     // js_Consumers returns every consumer's info; the list and every jsConsumerInfo in it are
     // freed by jsConsumerInfoList_Destroy (no alias in nats_handles.hpp yet, hence the local one).
@@ -1404,14 +1439,7 @@ Result<std::vector<ConsumerFloor>> NatsBus::consumerFloors(const std::string& st
             info->Config->Durable[0] == '\0') {
             continue;  // ephemeral (e.g. an ordered reader): nobody waits on its acks
         }
-        floors.push_back(ConsumerFloor{
-            .name = info->Config->Durable,
-            .filter_subject =
-                info->Config->FilterSubject != nullptr ? info->Config->FilterSubject : "",
-            .ack_floor_stream_seq = info->AckFloor.Stream,
-            .num_pending = info->NumPending,
-            .num_ack_pending = static_cast<uint64_t>(std::max<int64_t>(0, info->NumAckPending)),
-        });
+        floors.push_back(floorOf(*info));
     }
     return floors;
 }

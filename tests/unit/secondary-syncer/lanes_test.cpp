@@ -24,6 +24,7 @@ public:
     [[nodiscard]] const common::BusMessage& message() const override { return message_; }
     [[nodiscard]] uint64_t streamSequence() const override { return 1; }
     [[nodiscard]] uint64_t deliveryCount() const override { return 1; }
+    [[nodiscard]] uint64_t pendingBehind() const override { return 0; }
     common::Status ack() override { return {}; }
     common::Status nak(std::chrono::milliseconds /*delay*/) override { return {}; }
     common::Status term() override { return {}; }

@@ -79,6 +79,9 @@ public:
     [[nodiscard]] virtual const BusMessage& message() const = 0;
     [[nodiscard]] virtual uint64_t streamSequence() const = 0;
     [[nodiscard]] virtual uint64_t deliveryCount() const = 0;
+    /// Messages of the consumer's filter still to deliver behind this one, as the server said
+    /// when it delivered it (0: the consumer had caught up).
+    [[nodiscard]] virtual uint64_t pendingBehind() const = 0;
     virtual Status ack() = 0;
     virtual Status nak(std::chrono::milliseconds delay) = 0;
     virtual Status term() = 0;
@@ -151,11 +154,14 @@ struct StreamMessage {
 /// ack floor, a stream sequence at or below which every message in its filter is acked (the
 /// server may move it past messages outside the filter, never past an unacked one in it), and
 /// how many messages are still to deliver or awaiting an ack. Used to decide when a tombstone
-/// has reached every node.
+/// has reached every node, and which zones a syncer's startup sweep can leave to its consumer.
 struct ConsumerFloor {
     std::string name;            ///< durable name
     std::string filter_subject;  ///< empty: the whole stream
     uint64_t ack_floor_stream_seq = 0;
+    /// The last stream sequence delivered (to this consumer's current or an earlier client):
+    /// every message of its filter above it is still to deliver.
+    uint64_t delivered_stream_seq = 0;
     uint64_t num_pending = 0;
     uint64_t num_ack_pending = 0;
 };
@@ -232,6 +238,9 @@ public:
     /// Ephemeral consumers (ordered readers) are left out. An error when the stream does not
     /// exist or the server does not answer.
     [[nodiscard]] Result<std::vector<ConsumerFloor>> consumerFloors(const std::string& stream);
+    /// One durable consumer's floor (consumer info: needs only that consumer's INFO permission).
+    [[nodiscard]] Result<ConsumerFloor> consumerFloor(const std::string& stream,
+                                                      const std::string& durable);
     /// Purges the messages of `subject` (a literal subject or a filter) in `stream` whose
     /// sequence is below `before_sequence`; later messages of that subject and other subjects
     /// stay. Removing a tombstone at sequence S without racing a newer message: pass S + 1.
