@@ -84,7 +84,8 @@ DesiredRead readDesired(common::StreamReader& reader, std::chrono::milliseconds 
         any = true;
         waited = std::chrono::milliseconds{0};
         if (auto e = common::parseZoneEvent(m->message.data)) {
-            read.zones[e->zone] = DesiredZone{.op = e->op, .serial = e->serial};
+            read.zones[e->zone] =
+                DesiredZone{.op = e->op, .serial = e->serial, .sequence = m->sequence};
         }
         if (m->pending == 0) {
             read.complete = true;
@@ -96,13 +97,14 @@ DesiredRead readDesired(common::StreamReader& reader, std::chrono::milliseconds 
 
 SweepPlan planSweep(const std::map<std::string, DesiredZone>& desired,
                     const std::vector<common::PdnsZoneInfo>& local, const std::string& master,
-                    bool complete) {
+                    bool complete, uint64_t delivered_through) {
     SweepPlan plan;
     std::map<std::string, const common::PdnsZoneInfo*> by_name;
     for (const auto& z : local) by_name[z.name] = &z;
     auto managed = [&](const common::PdnsZoneInfo& z) { return isManagedZone(z, master); };
+    const auto coming = [&](const DesiredZone& want) { return want.sequence > delivered_through; };
     for (const auto& [zone, want] : desired) {
-        if (want.op != common::ZoneOp::Upsert) continue;
+        if (want.op != common::ZoneOp::Upsert || coming(want)) continue;
         auto it = by_name.find(zone);
         if (it != by_name.end() && it->second->account != kManagedAccount) {
             plan.clashes.push_back(zone);  // someone else's zone: never touched
@@ -118,6 +120,7 @@ SweepPlan planSweep(const std::map<std::string, DesiredZone>& desired,
         if (!complete) break;  // an unread zone is not an unwanted one
         if (!managed(z)) continue;
         auto it = desired.find(z.name);
+        if (it != desired.end() && coming(it->second)) continue;
         if (it == desired.end() || it->second.op == common::ZoneOp::Delete) {
             plan.events.push_back(resync(z.name, common::ZoneOp::Delete));
         }

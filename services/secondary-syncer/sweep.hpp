@@ -23,6 +23,7 @@ namespace pdns_distribute::secondary_syncer {
 struct DesiredZone {
     common::ZoneOp op = common::ZoneOp::Upsert;
     std::optional<uint32_t> serial;
+    uint64_t sequence = 0;  ///< the stream sequence of the zone's latest event
 };
 
 struct SweepPlan {
@@ -73,9 +74,14 @@ struct DesiredRead {
                                       std::chrono::milliseconds stall_patience,
                                       const std::function<bool()>& stop);
 
-/// Deletions are planned only from a `complete` read of the stream.
+/// Deletions are planned only from a `complete` read of the stream. A zone whose latest event
+/// comes after `delivered_through` (the last stream sequence the node's durable consumer has
+/// delivered) is left alone, neither repaired nor deleted: the consumer has yet to deliver that
+/// event, and applies it then. (A node joining a fleet would otherwise apply its whole backlog
+/// twice, once from the sweep and once from the stream.)
 [[nodiscard]] SweepPlan planSweep(const std::map<std::string, DesiredZone>& desired,
                                   const std::vector<common::PdnsZoneInfo>& local,
-                                  const std::string& master, bool complete = true);
+                                  const std::string& master, bool complete = true,
+                                  uint64_t delivered_through = UINT64_MAX);
 
 }  // namespace pdns_distribute::secondary_syncer

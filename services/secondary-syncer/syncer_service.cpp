@@ -371,7 +371,14 @@ private:
                 continue;
             }
             idle = batch->empty();
+            // What the server still holds for us behind this batch: part of the backlog.
+            if (idle) server_pending_ = 0;
             for (auto& d : *batch) {
+                server_pending_ = d->pendingBehind();
+                uint64_t through = delivered_through_.load();
+                while (d->streamSequence() > through &&
+                       !delivered_through_.compare_exchange_weak(through, d->streamSequence())) {
+                }
                 DeliveryPtr delivery(std::move(d));
                 auto event = common::parseZoneEvent(delivery->message().data);
                 const auto& subject = delivery->message().subject;
@@ -578,7 +585,7 @@ private:
                          local.error().message);
             return;
         }
-        const auto plan = planSweep(desired, *local, master_, read.complete);
+        const auto plan = planSweep(desired, *local, master_, read.complete, deliveredThrough());
         for (const auto& zone : plan.clashes) {
             spdlog::error(
                 "zone '{}' is wanted but exists in the local pdns without account '{}'; "
@@ -588,6 +595,22 @@ private:
         spdlog::info("startup sweep: {} wanted zone(s), {} local, {} to repair", desired.size(),
                      local->size(), plan.events.size());
         for (const auto& e : plan.events) enqueue(e, nullptr, EventSource::Sweep);
+    }
+
+    // The last stream sequence the durable consumer has delivered, to this process or to an
+    // earlier one (the server's count): every event after it is still to come through the
+    // consumer, so the sweep leaves those zones to it. Unknown (the server did not answer):
+    // UINT64_MAX, the sweep then repairs everything itself.
+    uint64_t deliveredThrough() {
+        auto floor = bus_->consumerFloor("PDNS_ZONES", "syncer-" + settings_.syncer.node_id);
+        if (!floor) {
+            spdlog::warn(
+                "startup sweep: cannot read the durable consumer's position ({}); "
+                "repairing every zone that differs",
+                floor.error().message);
+            return UINT64_MAX;
+        }
+        return std::max(floor->delivered_stream_seq, delivered_through_.load());
     }
 
     // Managed zones without our TSIG key (an upgrade from a version without TSIG, or a renamed
@@ -673,8 +696,19 @@ private:
         while (!st.stop_requested() && catchingUp()) std::this_thread::sleep_for(200ms);
     }
 
-    size_t backlog() { return lanes_.depth(Lane::Bulk) + lanes_.depth(Lane::Priority); }
-    bool catchingUp() { return backlog() > static_cast<size_t>(settings_.syncer.workers); }
+    // The backlog: what the lanes hold plus what the server still holds for the durable consumer
+    // (as the last delivery said). Until the first fetch has answered, the server's part is
+    // unknown, and the node counts as catching up: a joining node's first heartbeat must not
+    // look like a node that lost every zone.
+    size_t backlog() {
+        const uint64_t server = server_pending_.load();
+        return lanes_.depth(Lane::Bulk) + lanes_.depth(Lane::Priority) +
+               (server == kUnknownPending ? 0 : static_cast<size_t>(server));
+    }
+    bool catchingUp() {
+        return server_pending_.load() == kUnknownPending ||
+               backlog() > static_cast<size_t>(settings_.syncer.workers);
+    }
 
     void scanOnce(const std::stop_token& st, std::chrono::microseconds gap) {
         yieldToBacklog(st);
@@ -886,6 +920,9 @@ private:
     std::atomic<bool> scanned_{false};
     std::atomic<bool> local_dns_down_{false};
     std::atomic<bool> sweep_running_{false};
+    static constexpr uint64_t kUnknownPending = UINT64_MAX;
+    std::atomic<uint64_t> server_pending_{kUnknownPending};  ///< see backlog()
+    std::atomic<uint64_t> delivered_through_{0};  ///< highest stream sequence delivered to us
     std::unique_ptr<common::NatsBus> bus_;
     std::unique_ptr<common::KeyValue> kv_;
     std::unique_ptr<NodeClaim> claim_;

@@ -61,6 +61,26 @@ TEST(Sweep, IncompleteRead_RepairsButDeletesNothing) {
     EXPECT_EQ(describe(plan), std::vector<std::string>{"upsert a.test."});
 }
 
+// A joining node: the sweep leaves what its durable consumer has not delivered yet to the
+// consumer (it comes anyway), and repairs or deletes only zones whose latest event is behind.
+TEST(Sweep, EventsNotYetDelivered_LeftToTheConsumer) {
+    const std::map<std::string, DesiredZone> desired{
+        {"old.test.", DesiredZone{.serial = 2, .sequence = 10}},
+        {"new.test.", DesiredZone{.serial = 1, .sequence = 11}},
+        {"old-gone.test.", DesiredZone{.op = common::ZoneOp::Delete, .sequence = 9}},
+        {"new-gone.test.", DesiredZone{.op = common::ZoneOp::Delete, .sequence = 12}}};
+    const std::vector<common::PdnsZoneInfo> have{local("old-gone.test.", 1),
+                                                 local("new-gone.test.", 1)};
+    EXPECT_EQ(describe(planSweep(desired, have, kMaster, true, /*delivered_through=*/10)),
+              (std::vector<std::string>{"upsert old.test.", "delete old-gone.test."}));
+    // Nothing delivered yet: everything is on its way.
+    EXPECT_TRUE(planSweep(desired, have, kMaster, true, 0).events.empty());
+    // Unknown (the default): everything is the sweep's.
+    EXPECT_EQ(describe(planSweep(desired, have, kMaster)),
+              (std::vector<std::string>{"upsert new.test.", "upsert old.test.",
+                                        "delete old-gone.test.", "delete new-gone.test."}));
+}
+
 // A stream reader handing out scripted deliveries; nullopt entries are waits that end empty,
 // and after the script every wait ends empty.
 class ScriptedReader final : public common::StreamReader {
@@ -82,6 +102,7 @@ common::StreamMessage eventMessage(const std::string& zone, uint32_t serial, uin
                                                                   .cause = common::EventCause::Api,
                                                                   .at = {}});
     m.pending = pending;
+    m.sequence = 100 - pending;  // in stream order
     return m;
 }
 
@@ -98,7 +119,9 @@ TEST(SweepRead, ToTheEnd_Complete) {
     const auto got = read(r);
     EXPECT_TRUE(got.complete);
     ASSERT_EQ(got.zones.size(), 2u);
-    EXPECT_EQ(got.zones.at("a.test.").serial, 2u);  // the latest event of a zone wins
+    EXPECT_EQ(got.zones.at("a.test.").serial, 2u);      // the latest event of a zone wins
+    EXPECT_EQ(got.zones.at("a.test.").sequence, 100u);  // and its sequence with it
+    EXPECT_EQ(got.zones.at("b.test.").sequence, 99u);
 }
 
 // Nothing delivered: an empty stream and a stalled one look alike, and neither may empty the
