@@ -190,7 +190,9 @@ std::map<std::string, std::vector<std::string>> Verifier::dueResyncs() {
     std::map<std::string, std::vector<std::string>> out;
     std::lock_guard lock(mutex_);
     for (auto& [name, n] : nodes_) {
-        if (!active(n)) continue;
+        // A node reading its backlog (a joining node, a mass change) will apply what differs by
+        // itself; resyncing now would apply those zones twice. Its divergences wait.
+        if (!active(n) || n.heartbeat.catching_up) continue;
         for (auto& [zone, d] : n.divergences) {
             if (now < d.next_resync) continue;
             out[name].push_back(zone);

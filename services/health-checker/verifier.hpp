@@ -130,8 +130,9 @@ public:
     /// divergences that are new (not known before this look).
     std::vector<Divergence> compareBucket(const std::string& node, const common::BucketReply& reply,
                                           const DesiredState& desired);
-    /// Divergences older than event_check_wait whose backoff has elapsed, per active node; each
-    /// returned one counts as resynced now (next try after a doubled wait).
+    /// Divergences older than event_check_wait whose backoff has elapsed, per active node that
+    /// is not catching up (its heartbeat says it still reads a backlog); each returned one
+    /// counts as resynced now (next try after a doubled wait).
     [[nodiscard]] std::map<std::string, std::vector<std::string>> dueResyncs();
     /// A divergence found stale on closer look (e.g. the desired state was behind) is dropped.
     void resolve(const std::string& node, const std::string& zone);

@@ -174,6 +174,28 @@ TEST_F(VerifierTest, ResyncOnlyAfterEventCheckWaitThenWithDoublingBackoff) {
     }
 }
 
+// A node that started reading a long backlog after it was examined (a node joining a fleet,
+// whose first heartbeat came before its first fetch answered): what differs is in its backlog,
+// so it gets no resync until it says it has caught up. (Found in the 100,000-zone bootstrap: the
+// joining node was asked to resync 47,252 zones it was about to apply anyway.)
+TEST_F(VerifierTest, CatchingUpNode_NoResyncUntilCaughtUp) {
+    desired_.set("a.test.", {.serial = 1, .content = h("x")});
+    verifier_.heartbeat(beat("n", digestOf({}).totalHex()));
+    examine("n", {});
+    auto busy = beat("n", digestOf({}).totalHex());
+    busy.backlog = 99'000;
+    busy.catching_up = true;
+    for (int i = 0; i < 10; ++i) {
+        clock_.advance(5s);
+        verifier_.heartbeat(busy);
+        EXPECT_TRUE(verifier_.dueResyncs().empty()) << i;
+    }
+    EXPECT_EQ(verifier_.divergences().size(), 1U);  // still shown
+    verifier_.heartbeat(beat("n", digestOf({}).totalHex()));
+    auto due = verifier_.dueResyncs();
+    EXPECT_EQ(due["n"], std::vector<std::string>{"a.test."});
+}
+
 TEST_F(VerifierTest, InactiveNodeGetsNoResync) {
     desired_.set("a.test.", {.serial = 1, .content = h("x")});
     verifier_.heartbeat(beat("n", digestOf({}).totalHex()));
