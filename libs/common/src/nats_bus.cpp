@@ -1401,6 +1401,10 @@ ConsumerFloor floorOf(const jsConsumerInfo& info) {
 
 Result<ConsumerFloor> NatsBus::consumerFloor(const std::string& stream,
                                              const std::string& durable) {
+    if (auto c = requireConnected(
+            impl_->conn.get(), fmt::format("read consumer '{}' on stream '{}'", durable, stream));
+        !c)
+        return std::move(c).error();
     jsConsumerInfo* raw_info = nullptr;
     jsErrCode js_err = static_cast<jsErrCode>(0);
     const natsStatus status = js_GetConsumerInfo(&raw_info, impl_->js.get(), stream.c_str(),
@@ -1414,6 +1418,10 @@ Result<ConsumerFloor> NatsBus::consumerFloor(const std::string& stream,
 }
 
 Result<std::vector<ConsumerFloor>> NatsBus::consumerFloors(const std::string& stream) {
+    if (auto c = requireConnected(impl_->conn.get(),
+                                  fmt::format("list the consumers of stream '{}'", stream));
+        !c)
+        return std::move(c).error();
     // js_Consumers returns every consumer's info; the list and every jsConsumerInfo in it are
     // freed by jsConsumerInfoList_Destroy (no alias in nats_handles.hpp yet, hence the local one).
     using ConsumerInfoListPtr =
