@@ -204,7 +204,7 @@ public:
         claim_ = std::make_unique<NodeClaim>(*kv_, y.node_id, instance_, hostName());
         if (auto s = claim_->claim(); !s) throw std::runtime_error(s.error().message);
 
-        const auto durable = "syncer-" + y.node_id;
+        const auto durable = this->durable();
         const common::ConsumerSettings cs{
             .stream = "PDNS_ZONES",
             .durable = durable,
@@ -356,6 +356,7 @@ private:
         const auto prefix = "pdns.zones." + settings_.syncer.group + ".";
         bool idle = true;
         common::LogLimiter limiter(10s);
+        auto next_pending_check = std::chrono::steady_clock::now();
         while (!st.stop_requested()) {
             if (lanes_.heldDeliveries() >= static_cast<size_t>(settings_.syncer.max_ack_pending)) {
                 std::this_thread::sleep_for(20ms);
@@ -371,8 +372,19 @@ private:
                 continue;
             }
             idle = batch->empty();
-            // What the server still holds for us behind this batch: part of the backlog.
-            if (idle) server_pending_ = 0;
+            // What the server still holds for us behind this batch: part of the backlog. An
+            // empty fetch does not prove there is nothing: a loaded server lets a short fetch
+            // expire with messages pending (the 100,000-zone bootstrap: the joining node then
+            // reported "caught up" and was asked to resync its backlog), so it is asked.
+            // At most once a second, so a server that keeps letting fetches expire is not also
+            // asked for the consumer's info after each of them.
+            if (idle && server_pending_.load() != 0 &&
+                std::chrono::steady_clock::now() >= next_pending_check) {
+                next_pending_check = std::chrono::steady_clock::now() + 1s;
+                if (auto floor = bus_->consumerFloor("PDNS_ZONES", durable())) {
+                    server_pending_ = floor->num_pending;
+                }
+            }
             for (auto& d : *batch) {
                 server_pending_ = d->pendingBehind();
                 uint64_t through = delivered_through_.load();
@@ -597,12 +609,14 @@ private:
         for (const auto& e : plan.events) enqueue(e, nullptr, EventSource::Sweep);
     }
 
+    [[nodiscard]] std::string durable() const { return "syncer-" + settings_.syncer.node_id; }
+
     // The last stream sequence the durable consumer has delivered, to this process or to an
     // earlier one (the server's count): every event after it is still to come through the
     // consumer, so the sweep leaves those zones to it. Unknown (the server did not answer):
     // UINT64_MAX, the sweep then repairs everything itself.
     uint64_t deliveredThrough() {
-        auto floor = bus_->consumerFloor("PDNS_ZONES", "syncer-" + settings_.syncer.node_id);
+        auto floor = bus_->consumerFloor("PDNS_ZONES", durable());
         if (!floor) {
             spdlog::warn(
                 "startup sweep: cannot read the durable consumer's position ({}); "
