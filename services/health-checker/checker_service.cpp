@@ -59,7 +59,8 @@ struct CheckerMetrics {
           desired(r.gauge("pdns_distribute_health_checker_desired_zones",
                           "zones wanted whose primary state is known")),
           resyncs(r.counter("pdns_distribute_health_checker_resyncs_total",
-                            "zones a node was told to resync")),
+                            "zones a node was asked to resync (answered or not: a request "
+                            "that timed out may still have reached it)")),
           propagation(r.histogram(
               "pdns_distribute_health_checker_propagation_seconds",
               "from a zone change's API answer to a secondary serving it, from applied reports",
@@ -646,10 +647,10 @@ private:
         auto reply =
             bus_->request(common::nodeSubject(node, "resync"),
                           common::serializeResyncRequest({.zones = zones, .all = false}), {}, 5s);
+        metrics_.resyncs.inc(zones.size());
         if (!reply) return std::move(reply).error();
         auto r = common::parseResyncReply(reply->data);
         if (!r) return std::move(r).error();
-        metrics_.resyncs.inc(r->accepted);
         if (!r->error.empty()) return common::makeError("node '{}': {}", node, r->error);
         return {};
     }
