@@ -1342,6 +1342,14 @@ Result<std::unique_ptr<StreamReader>> NatsBus::readStream(const std::string& str
     so.Stream = stream.c_str();
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverLastPerSubject;
+    // nats.c resets an ordered consumer when no message or idle heartbeat came for two heartbeat
+    // intervals, on a timer that keeps its phase; when re-creating the consumer takes longer than
+    // one interval (a loaded server), the new consumer's first heartbeat misses the next check,
+    // and the reader resets again and again. With nats.c's 5 s default, the health-checker's
+    // mirror reset every 10 s for minutes under load (100,000-zone runs), and events published
+    // meanwhile reached it late. 30 s (checked every 60 s) rides out such load; a lost consumer
+    // is still found within a minute, and a reconnect re-creates it at once.
+    so.Config.Heartbeat = int64_t{30} * 1'000'000'000;  // nanoseconds
     natsSubscription* raw = nullptr;
     jsErrCode js_err = static_cast<jsErrCode>(0);
     const natsStatus status =
