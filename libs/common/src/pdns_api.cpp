@@ -27,6 +27,8 @@ using nlohmann::json;
 
 /// Idle clients kept for keep-alive reuse; more concurrent calls simply create more clients.
 constexpr size_t kMaxPooledClients = 4;
+/// Per-read timeout of a zone listing at least (see exchangeStreaming).
+constexpr std::chrono::milliseconds kListingTimeout{120000};
 /// Upper bound for the slice of an error body quoted in a message.
 constexpr size_t kMaxQuotedBody = 200;
 
@@ -361,6 +363,13 @@ struct HttpPdnsApi::Impl {
             return false;
         };
         auto client = acquire();
+        // pdns 4.7 sends nothing of a zone listing before it has built all of it: 100,000 zones
+        // with dnssec=true take seconds, and more on a loaded primary (the 100,000-zone
+        // bootstrap: four reconcile listings in a row failed on the 5 s read timeout). A
+        // listing's reads wait up to max(timeout, 120 s); the client gets its usual timeout back
+        // before it returns to the pool.
+        const auto listing_timeout = std::max<std::chrono::milliseconds>(timeout, kListingTimeout);
+        client->set_read_timeout(std::chrono::duration_cast<std::chrono::seconds>(listing_timeout));
         auto res = client->send(req);
         if (canceled) return Error{"the reader stopped", "canceled"};  // the client is dropped
         if (!res) {
@@ -369,6 +378,8 @@ struct HttpPdnsApi::Impl {
                 "network"};
         }
         HttpReply reply{.status = res->status, .body = std::move(other)};
+        client->set_read_timeout(static_cast<time_t>(timeout.count() / 1000),
+                                 static_cast<time_t>((timeout.count() % 1000) * 1000));
         release(std::move(client));
         return reply;
     }
