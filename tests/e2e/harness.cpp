@@ -680,6 +680,12 @@ bool NatsServer::launch(std::chrono::milliseconds ready_deadline) {
         argv.emplace_back("-sd");
         argv.push_back(storeDir());
     }
+    // Diagnostics (benchmarks): PDD_NATS_PROFILE_PORT=N serves Go's pprof on 127.0.0.1:N, e.g.
+    // `go tool pprof -top http://127.0.0.1:N/debug/pprof/profile?seconds=30`.
+    if (const char* prof = std::getenv("PDD_NATS_PROFILE_PORT"); prof != nullptr) {
+        argv.emplace_back("--profile");
+        argv.emplace_back(prof);
+    }
     if (config_path_.empty()) {
         argv.emplace_back("-n");
         argv.push_back(name_);
