@@ -508,10 +508,22 @@ private:
         }
     }
 
+    // A request to a node, answered on pdns.node.<node>.reply.<token>, the one subject besides its
+    // own heartbeats and reports that the node's NATS user may publish to: no `allow_responses`
+    // for syncers (nats-server 2.9 records every message delivered to such a client with a
+    // reply subject, JetStream deliveries included, for 2 minutes, and scans the whole record on
+    // each delivery once it holds 4,096: a joining node's stream read made nats-server the
+    // busiest process on the machine for minutes), and a node can only answer for itself.
+    common::Result<common::BusMessage> requestNode(const std::string& node, std::string_view kind,
+                                                   std::string_view data) {
+        const auto token = fmt::format("{}{:x}", reply_token_prefix_, ++reply_counter_);
+        return bus_->requestVia(common::nodeSubject(node, kind),
+                                common::nodeReplySubject(node, token), data, 5s);
+    }
+
     // One state request to a node; nullopt (logged) when it does not answer with a JSON object.
     std::optional<json> askState(const std::string& node, const common::StateRequest& request) {
-        auto reply = bus_->request(common::nodeSubject(node, "state"),
-                                   common::serializeStateRequest(request), {}, 5s);
+        auto reply = requestNode(node, "state", common::serializeStateRequest(request));
         if (!reply) {
             if (limiter_.allow())
                 spdlog::warn("cannot read the state of node '{}' ({})", node,
@@ -596,9 +608,8 @@ private:
         const auto limit = static_cast<size_t>(settings_.max_buckets_per_check);
         for (size_t i = 0; i < differing.size() && i < limit; ++i) {
             const auto k = static_cast<uint32_t>(differing[i]);
-            auto r = bus_->request(common::nodeSubject(node, "state"),
-                                   common::serializeStateRequest({.buckets = false, .bucket = k}),
-                                   {}, 5s);
+            auto r = requestNode(node, "state",
+                                 common::serializeStateRequest({.buckets = false, .bucket = k}));
             if (!r) return;
             metrics_.state_bytes.inc(r->data.size());
             auto bucket = common::parseBucketReply(r->data);
@@ -644,9 +655,8 @@ private:
     }
 
     common::Status requestResync(const std::string& node, const std::vector<std::string>& zones) {
-        auto reply =
-            bus_->request(common::nodeSubject(node, "resync"),
-                          common::serializeResyncRequest({.zones = zones, .all = false}), {}, 5s);
+        auto reply = requestNode(node, "resync",
+                                 common::serializeResyncRequest({.zones = zones, .all = false}));
         metrics_.resyncs.inc(zones.size());
         if (!reply) return std::move(reply).error();
         auto r = common::parseResyncReply(reply->data);
@@ -964,6 +974,8 @@ private:
     std::unique_ptr<common::LdnsDnsClient> dns_;
     std::unique_ptr<common::LdnsDnsClient> probe_dns_;
     std::unique_ptr<common::NatsBus> bus_;
+    const std::string reply_token_prefix_ = common::randomNonce().substr(0, 12) + ".";
+    std::atomic<uint64_t> reply_counter_{0};  ///< see requestNode()
     std::unique_ptr<common::KeyValue> leader_kv_;
     std::unique_ptr<Leadership> leadership_;
     std::unique_ptr<common::StreamReader> reader_;

@@ -257,19 +257,8 @@ common::NatsSettings Fleet::natsSettingsFor(Role role, size_t i) const {
 std::vector<std::string> Fleet::natsPermissionViolations() const {
     std::vector<std::string> out;
     if (!options.nats_urls.empty()) return out;
-    int starts = 0;
     for (auto& line : nats.permissionViolations()) {
-        if (line.starts_with("=== start: ")) {
-            ++starts;
-            continue;
-        }
-        // After a restart, a responder may still answer a request the previous server process
-        // delivered: the new one never saw that request, so allow_responses does not cover the
-        // reply and drops it. Its requester has given up by then: harmless.
-        if (starts > 1 && line.find("Publish Violation") != std::string::npos &&
-            line.find("Subject \"_INBOX.") != std::string::npos) {
-            continue;
-        }
+        if (line.starts_with("=== start: ")) continue;
         out.push_back(std::move(line));
     }
     return out;

@@ -384,6 +384,37 @@ TEST_F(NatsBusTest, Request_NobodyListening_ReturnsNoResponders) {
     EXPECT_EQ(reply.error().code, "no-responders") << reply.error().message;
 }
 
+TEST_F(NatsBusTest, RequestVia_AnswerComesOnTheGivenSubject_TimeoutAndNoResponders) {
+    auto sub = bus_->subscribe("t.node.n1.state");
+    ASSERT_TRUE(sub) << sub.error().message;
+    std::string seen_reply;
+    std::jthread responder([&] {
+        auto request = (*sub)->next(5s);
+        if (!request) return;
+        seen_reply = request->reply;
+        auto status = bus_->respond(*request, "state:" + request->data);
+        EXPECT_TRUE(status) << status.error().message;
+    });
+    auto reply = bus_->requestVia("t.node.n1.state", "t.node.n1.reply.abc", "q", 3s);
+    responder.join();
+    ASSERT_TRUE(reply) << reply.error().message;
+    EXPECT_EQ(reply->data, "state:q");
+    EXPECT_EQ(reply->subject, "t.node.n1.reply.abc");
+    EXPECT_EQ(seen_reply, "t.node.n1.reply.abc");
+
+    // Someone listens but never answers: a timeout, and a late answer after it harms nothing.
+    auto mute = bus_->requestVia("t.node.n1.state", "t.node.n1.reply.def", "q", 300ms);
+    ASSERT_FALSE(mute);
+    EXPECT_EQ(mute.error().code, "timeout") << mute.error().message;
+    auto pending = (*sub)->next(2s);
+    ASSERT_TRUE(pending);
+    EXPECT_TRUE(bus_->respond(*pending, "late"));
+
+    auto nobody = bus_->requestVia("t.node.n2.state", "t.node.n2.reply.x", "q", 2s);
+    ASSERT_FALSE(nobody);
+    EXPECT_EQ(nobody.error().code, "no-responders") << nobody.error().message;
+}
+
 TEST_F(NatsBusTest, Respond_MessageWithoutReplySubject_ReturnsError) {
     common::BusMessage message{.subject = "t.x", .reply = {}, .data = {}, .headers = {}};
     EXPECT_FALSE(bus_->respond(message, "x"));

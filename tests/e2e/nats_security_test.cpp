@@ -265,7 +265,8 @@ TEST_F(NatsSecurityTest, SecondaryCredentials_CannotPublishZoneEvents) {
 // The readers of an ordered consumer (a syncer's start-up sweep, the checker's mirror) answer
 // flow control as their own users. nats-server 2.9 stops delivering to such a consumer once a few
 // MB are unanswered and then names the flow-control subject in its idle heartbeats; nats.c answers
-// that subject, which is no reply to a request it received (allow_responses does not cover it).
+// that subject, which is no reply to a request it received: each user may publish
+// $JS.FC.PDNS_ZONES.> explicitly.
 // Each reader here takes its time before reading, so the server stalls it; both must then read
 // everything, with no violation logged.
 TEST_F(NatsSecurityTest, StalledOrderedReaders_ResumeWithTheirOwnCredentials) {
@@ -347,6 +348,21 @@ TEST_F(NatsSecurityTest, SecondaryCredentials_CannotActForAnotherNode) {
     EXPECT_FALSE(forged) << "a report published by sec1 as sec2 was delivered";
     EXPECT_TRUE(violationLogged("syncer-sec1", foreign));
     EXPECT_TRUE(violationLogged("syncer-sec1", common::nodeSubject("sec2", "heartbeat")));
+    // Nor answer the health-checker for sec2, nor write into the checker's inbox (no
+    // allow_responses: a syncer answers on its own pdns.node.<node>.reply.> only).
+    auto answers = checker->subscribe("pdns.node.*.reply.>");
+    ASSERT_TRUE(answers) << answers.error().message;
+    ASSERT_TRUE(checker->lastMessage("PDNS_ZONES", "pdns.zones.default.none"));
+    const auto foreign_answer = common::nodeReplySubject("sec2", "t1");
+    EXPECT_TRUE(secondary->publishCore(foreign_answer, R"({"forged":"by sec1"})"));
+    EXPECT_TRUE(secondary->publishCore("_INBOX.health-checker.forged", "{}"));
+    EXPECT_TRUE(secondary->publishCore(common::nodeReplySubject("sec1", "t1"), "marker"));
+    auto answer = (*answers)->next(5s);
+    ASSERT_TRUE(answer) << "sec1's answer on its own reply subject did not arrive";
+    EXPECT_EQ(answer->subject, common::nodeReplySubject("sec1", "t1"));
+    EXPECT_EQ(answer->data, "marker");
+    EXPECT_TRUE(violationLogged("syncer-sec1", foreign_answer));
+    EXPECT_TRUE(violationLogged("syncer-sec1", "_INBOX.health-checker.forged"));
 
     // sec2's node claim cannot be erased by sec1.
     auto kv = secondary->keyValue("PDNS_NODES", 3 * f().options.heartbeat);

@@ -1123,6 +1123,39 @@ Result<BusMessage> NatsBus::request(const std::string& subject, std::string_view
     return toBusMessage(reply.get());
 }
 
+Result<BusMessage> NatsBus::requestVia(const std::string& subject, const std::string& reply_to,
+                                       std::string_view data, std::chrono::milliseconds timeout) {
+    const auto action = fmt::format("request '{}'", subject);
+    if (auto c = requireConnected(impl_->conn.get(), action); !c) return std::move(c).error();
+    natsSubscription* raw_sub = nullptr;
+    natsStatus status = natsConnection_SubscribeSync(&raw_sub, impl_->conn.get(), reply_to.c_str());
+    nh::SubscriptionPtr sub(raw_sub);
+    if (status != NATS_OK) {
+        return natsError(fmt::format("{} (subscribe to its reply subject '{}')", action, reply_to),
+                         status);
+    }
+    // The SUB goes out before the PUB on this connection, so the server knows where the answer
+    // goes before any responder can send it.
+    auto msg = makeMsg(subject, reply_to.c_str(), data, {});
+    if (!msg) return std::move(msg).error();
+    status = natsConnection_PublishMsg(impl_->conn.get(), msg->get());
+    if (status != NATS_OK) return natsError(action, status);
+    natsMsg* raw_reply = nullptr;
+    status = natsSubscription_NextMsg(&raw_reply, sub.get(), toMillis(timeout));
+    nh::MsgPtr reply(raw_reply);
+    if (status != NATS_OK) {
+        // A late answer may be on its way: the server learns of the UNSUB, and the connection
+        // has handed over everything it read before the flush's PONG, before the subscription
+        // is freed (nats.c 3.4 does not hold one it is delivering to).
+        (void)natsSubscription_Unsubscribe(sub.get());
+        (void)natsConnection_FlushTimeout(impl_->conn.get(), 1000);
+        return natsError(action, status);
+    }
+    // nats-server answers a request nobody listens to with a "503" status message.
+    if (natsMsg_IsNoResponders(reply.get())) return natsError(action, NATS_NO_RESPONDERS);
+    return toBusMessage(reply.get());
+}
+
 Status NatsBus::publishCore(const std::string& subject, std::string_view data,
                             const Headers& headers) {
     auto msg = makeMsg(subject, nullptr, data, headers);

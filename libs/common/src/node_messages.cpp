@@ -60,6 +60,10 @@ std::string nodeSubject(std::string_view node, std::string_view kind) {
     return "pdns.node." + std::string(node) + "." + std::string(kind);
 }
 
+std::string nodeReplySubject(std::string_view node, std::string_view token) {
+    return nodeSubject(node, "reply." + std::string(token));
+}
+
 std::string serializeHeartbeat(const Heartbeat& h) {
     return json{{"v", 1},
                 {"node", h.node},

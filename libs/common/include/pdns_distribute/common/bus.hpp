@@ -210,6 +210,13 @@ public:
                                              std::chrono::milliseconds timeout) override;
     [[nodiscard]] Status publishCore(const std::string& subject, std::string_view data,
                                      const Headers& headers = {}) override;
+    /// A request whose answer comes on `reply_to` (subscribed for this request only) instead
+    /// of this connection's inbox: responders may then be allowed to publish exactly there
+    /// rather than through nats-server's `allow_responses` (see requestNode in the
+    /// health-checker). Error codes as request().
+    [[nodiscard]] Result<BusMessage> requestVia(const std::string& subject,
+                                                const std::string& reply_to, std::string_view data,
+                                                std::chrono::milliseconds timeout);
     /// Replies to a request (publishes to its reply subject).
     [[nodiscard]] Status respond(const BusMessage& request, std::string_view data,
                                  const Headers& headers = {});

@@ -16,6 +16,9 @@ namespace pdns_distribute::common {
 
 /// `pdns.node.<node>.<kind>` for kind in heartbeat, state, applied, resync.
 [[nodiscard]] std::string nodeSubject(std::string_view node, std::string_view kind);
+/// pdns.node.<node>.reply.<token>: where a node answers the health-checker's requests (its NATS
+/// user may publish there, and nowhere else outside its own subjects).
+[[nodiscard]] std::string nodeReplySubject(std::string_view node, std::string_view token);
 
 struct Heartbeat {
     std::string node;
