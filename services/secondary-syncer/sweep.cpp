@@ -128,4 +128,10 @@ SweepPlan planSweep(const std::map<std::string, DesiredZone>& desired,
     return plan;
 }
 
+size_t leaveInHand(SweepPlan& plan, const std::function<bool(const std::string&)>& in_hand) {
+    return std::erase_if(plan.events, [&](const common::ZoneEvent& e) {
+        return e.op == common::ZoneOp::Upsert && in_hand(e.zone);
+    });
+}
+
 }  // namespace pdns_distribute::secondary_syncer

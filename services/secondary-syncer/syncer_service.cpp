@@ -591,21 +591,28 @@ private:
         }
         reader->reset();
         if (st.stop_requested()) return;
+        const auto listed_at = std::chrono::steady_clock::now();
         auto local = api_->listZones(std::nullopt, false);
         if (!local) {
             spdlog::warn("startup sweep skipped: cannot list local zones ({})",
                          local.error().message);
             return;
         }
-        const auto plan = planSweep(desired, *local, master_, read.complete, deliveredThrough());
+        auto plan = planSweep(desired, *local, master_, read.complete, deliveredThrough());
         for (const auto& zone : plan.clashes) {
             spdlog::error(
                 "zone '{}' is wanted but exists in the local pdns without account '{}'; "
                 "not touching it",
                 zone, kManagedAccount);
         }
-        spdlog::info("startup sweep: {} wanted zone(s), {} local, {} to repair", desired.size(),
-                     local->size(), plan.events.size());
+        const auto since_listing = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - listed_at);
+        const size_t in_hand = leaveInHand(plan, [&](const std::string& zone) {
+            return lanes_.contains(zone) || applier_->verifiedWithin(zone, since_listing);
+        });
+        spdlog::info(
+            "startup sweep: {} wanted zone(s), {} local, {} to repair ({} more already in hand)",
+            desired.size(), local->size(), plan.events.size(), in_hand);
         for (const auto& e : plan.events) enqueue(e, nullptr, EventSource::Sweep);
     }
 
@@ -842,10 +849,27 @@ private:
                     reply.accepted = served_.size();
                 }
             } else {
-                for (const auto& zone : req->zones) {
+                // One stream read per zone: thousands of zones take longer than the requester
+                // waits (the health-checker: 5 s). After kResyncAnswerWithin the answer goes out
+                // with the zones not yet read counted as accepted; a failure among those is
+                // logged only.
+                const auto answer_by = std::chrono::steady_clock::now() + kResyncAnswerWithin;
+                common::LogLimiter late_errors(10s);
+                for (size_t i = 0; i < req->zones.size() && !st.stop_requested(); ++i) {
+                    const auto& zone = req->zones[i];
+                    if (!m->reply.empty() && std::chrono::steady_clock::now() >= answer_by) {
+                        common::ResyncReply early = reply;
+                        early.accepted += req->zones.size() - i;
+                        (void)bus_->respond(*m, common::serializeResyncReply(early));
+                        spdlog::info("resync: answered after {} of {} zone(s); reading the rest", i,
+                                     req->zones.size());
+                        m->reply.clear();
+                    }
                     auto last =
                         bus_->lastMessage("PDNS_ZONES", common::zoneEventSubject(y.group, zone));
                     if (!last) {
+                        if (m->reply.empty() && late_errors.allow())
+                            spdlog::warn("resync of zone '{}': {}", zone, last.error().message);
                         reply.error = last.error().message;
                         continue;
                     }
@@ -859,6 +883,8 @@ private:
                         auto e = common::parseZoneEvent((*last)->message.data);
                         if (!e || e->zone != zone) {
                             reply.error = "the stream's event for '" + zone + "' is malformed";
+                            if (m->reply.empty() && late_errors.allow())
+                                spdlog::warn("resync: {}", reply.error);
                             continue;
                         }
                         event.op = e->op;
@@ -935,7 +961,8 @@ private:
     std::atomic<bool> local_dns_down_{false};
     std::atomic<bool> sweep_running_{false};
     static constexpr uint64_t kUnknownPending = UINT64_MAX;
-    std::atomic<uint64_t> server_pending_{kUnknownPending};  ///< see backlog()
+    static constexpr auto kResyncAnswerWithin = std::chrono::seconds{2};  ///< see resyncLoop()
+    std::atomic<uint64_t> server_pending_{kUnknownPending};               ///< see backlog()
     std::atomic<uint64_t> delivered_through_{0};  ///< highest stream sequence delivered to us
     std::unique_ptr<common::NatsBus> bus_;
     std::unique_ptr<common::KeyValue> kv_;

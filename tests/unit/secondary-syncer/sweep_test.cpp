@@ -35,6 +35,17 @@ TEST(Sweep, MissingLocally_Upsert) {
     EXPECT_EQ(plan.events[0].cause, common::EventCause::Resync);
 }
 
+TEST(Sweep, LeaveInHand_DropsRepairsInHandAndKeepsDeletions) {
+    auto plan = planSweep({{"a.", {.op = common::ZoneOp::Upsert, .serial = 2}},
+                           {"b.", {.op = common::ZoneOp::Upsert, .serial = 2}}},
+                          {local("c.", 1)}, kMaster);
+    ASSERT_EQ(describe(plan), (std::vector<std::string>{"upsert a.", "upsert b.", "delete c."}));
+    const auto dropped =
+        leaveInHand(plan, [](const std::string& zone) { return zone == "a." || zone == "c."; });
+    EXPECT_EQ(dropped, 1U);
+    EXPECT_EQ(describe(plan), (std::vector<std::string>{"upsert b.", "delete c."}));
+}
+
 TEST(Sweep, SameSerial_NothingToDo) {
     const auto plan =
         planSweep({{"a.test.", DesiredZone{.serial = 3}}}, {local("a.test.", 3)}, kMaster);
